@@ -1,0 +1,330 @@
+"""Settings shared by every environment. Everything configurable comes from the environment."""
+
+from pathlib import Path
+
+import environ
+from celery.schedules import crontab
+
+BASE_DIR = Path(__file__).resolve().parent.parent.parent
+VAR_DIR = BASE_DIR / "var"  # local state of the embedded defaults (SQLite, file broker, sandbox)
+
+env = environ.Env()
+
+DEBUG = env.bool("DJANGO_DEBUG", default=False)
+SECRET_KEY = env.str("SECRET_KEY", default="")
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "drf_spectacular",
+    "django_celery_beat",
+    "core",
+    "merchants",
+    "events",
+    "ledger",
+    "wallets",
+    "providers",
+    "payments",
+    "reconciliation",
+    "outbox",
+    "webhooks",
+]
+
+MIDDLEWARE = [
+    "core.middleware.RequestContextMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database -------------------------------------------------------------------------------
+# Without DATABASE_URL the back-office runs on an embedded SQLite file. SQLite gets IMMEDIATE
+# transactions so that a transaction that will write takes the write lock at BEGIN: that is what
+# makes select_for_update()-style read-then-write sequences safe on it.
+DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}")}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    DATABASES["default"]["OPTIONS"] = {"transaction_mode": "IMMEDIATE", "timeout": 20}
+else:
+    DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Cache (circuit breakers, rate state); Redis when configured ------------------------------
+REDIS_URL = env.str("REDIS_URL", default="")
+if REDIS_URL:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+# --- Celery -----------------------------------------------------------------------------------
+# Broker: CELERY_BROKER_URL, else REDIS_URL, else a file-based broker under var/ (no server needed).
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL or "filesystem://")
+if CELERY_BROKER_URL.startswith("filesystem://"):
+    _broker_dir = VAR_DIR / "broker"
+    # kombu's file transport expects its folders to exist; the worker dies at start otherwise.
+    for _folder in ("queue", "processed", "control"):
+        (_broker_dir / _folder).mkdir(parents=True, exist_ok=True)
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(_broker_dir / "queue"),
+        "data_folder_out": str(_broker_dir / "queue"),
+        "processed_folder": str(_broker_dir / "processed"),
+        "control_folder": str(_broker_dir / "control"),
+        "store_processed": False,
+    }
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+# A task is acknowledged only after it ran, and re-queued if its worker dies: every task is
+# written to be safe to run twice.
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+CELERY_TIMEZONE = "UTC"
+CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
+CELERY_BEAT_SCHEDULE = {
+    "payments-resolve-unknown-outcomes": {
+        "task": "payments.tasks.resolve_pending_provider_operations",
+        "schedule": 15.0,
+    },
+    "payments-cancel-expired-authorizations": {
+        "task": "payments.tasks.cancel_expired_authorizations",
+        "schedule": 300.0,
+    },
+    "payments-send-dispute-responses": {
+        "task": "payments.tasks.send_dispute_responses",
+        "schedule": 60.0,
+    },
+    "webhooks-retry-provider-notifications": {
+        "task": "webhooks.tasks.retry_provider_notifications",
+        "schedule": 15.0,
+    },
+    "ledger-verify-nightly": {
+        "task": "ledger.tasks.verify_ledger",
+        "schedule": crontab(hour=3, minute=30),
+    },
+    "core-purge-expired-idempotency-keys": {
+        "task": "core.tasks.purge_expired_idempotency_keys",
+        "schedule": 3600.0,
+    },
+    # Runs overlap safely (SKIP LOCKED); a run that waited in the queue too long is dropped
+    # (django-celery-beat's name for the `expires` option).
+    "outbox-relay-events": {
+        "task": "outbox.tasks.relay_events",
+        "schedule": 1.0,
+        "options": {"expire_seconds": 10},
+    },
+    "outbox-deliver-webhooks": {
+        "task": "outbox.tasks.deliver_webhooks",
+        "schedule": 5.0,
+        "options": {"expire_seconds": 30},
+    },
+}
+
+# --- Internationalisation ---------------------------------------------------------------------
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = env.str("STATIC_ROOT", default=str(VAR_DIR / "static"))
+
+# --- API --------------------------------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["merchants.authentication.ApiKeyAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PARSER_CLASSES": ["core.api.parsers.StrictJSONParser"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "EXCEPTION_HANDLER": "core.api.exception_handler.problem_exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "UNAUTHENTICATED_USER": None,
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "payments_core API",
+    "DESCRIPTION": "Payments, refunds, wallets and webhooks. See ../shared/API.md for the contract.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "PaymentStatus": "payments.models.PaymentStatus",
+        "CaptureMethod": "payments.models.CaptureMethod",
+        "PaymentMethodType": ["card", "wallet"],
+        "MovementType": "wallets.models.MovementType",
+    },
+}
+DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024  # request bodies over 1 MiB are refused
+
+# Idempotency: a duplicate request that arrives while the original is still running waits this
+# long for it to finish (and then replays its answer) before answering 409 idempotency_key_in_use.
+IDEMPOTENCY_WAIT_SECONDS = env.float("IDEMPOTENCY_WAIT_SECONDS", default=10.0)
+# A key whose request has been running longer than this is considered abandoned (its process
+# died) and may be taken over by a retry; services re-check state, so re-running is safe.
+IDEMPOTENCY_LOCK_TIMEOUT_SECONDS = env.int("IDEMPOTENCY_LOCK_TIMEOUT_SECONDS", default=120)
+IDEMPOTENCY_KEY_TTL_HOURS = env.int("IDEMPOTENCY_KEY_TTL_HOURS", default=48)
+
+# The platform's fee on every capture, in basis points of the captured amount (290 = 2.90%).
+PLATFORM_FEE_BPS = env.int("PLATFORM_FEE_BPS", default=290)
+
+# How long a wallet payment's reservation can be captured.
+WALLET_CAPTURE_WINDOW_DAYS = env.int("WALLET_CAPTURE_WINDOW_DAYS", default=7)
+
+# --- Providers --------------------------------------------------------------------------------
+# Each adapter talks HTTP to its provider. By default all three point at the built-in sandbox
+# (`python -m providers.sandbox`), which serves each provider under its own path prefix.
+SANDBOX_URL = env.str("SANDBOX_URL", default="http://127.0.0.1:8100")
+PROVIDER_TIMEOUT_SECONDS = env.float("PROVIDER_TIMEOUT_SECONDS", default=5.0)
+PROVIDERS = {
+    "cielo": {
+        "base_url": env.str("CIELO_URL", default=f"{SANDBOX_URL}/cielo"),
+        "merchant_id": env.str("CIELO_MERCHANT_ID", default="sandbox-merchant"),
+        "merchant_key": env.str("CIELO_MERCHANT_KEY", default="sandbox-key"),
+        "timeout": env.float("CIELO_TIMEOUT_SECONDS", default=PROVIDER_TIMEOUT_SECONDS),
+        "capture_window_days": env.int("CIELO_CAPTURE_WINDOW_DAYS", default=7),
+        "webhook_secret": env.str("CIELO_WEBHOOK_SECRET", default="sandbox-cielo-webhook-secret"),
+    },
+    "rede": {
+        "base_url": env.str("REDE_URL", default=f"{SANDBOX_URL}/rede"),
+        "pv": env.str("REDE_PV", default="sandbox-pv"),
+        "token": env.str("REDE_TOKEN", default="sandbox-token"),
+        "timeout": env.float("REDE_TIMEOUT_SECONDS", default=PROVIDER_TIMEOUT_SECONDS),
+        "capture_window_days": env.int("REDE_CAPTURE_WINDOW_DAYS", default=7),
+        "webhook_secret": env.str("REDE_WEBHOOK_SECRET", default="sandbox-rede-webhook-secret"),
+    },
+    "getnet": {
+        "base_url": env.str("GETNET_URL", default=f"{SANDBOX_URL}/getnet"),
+        "client_id": env.str("GETNET_CLIENT_ID", default="sandbox-client"),
+        "client_secret": env.str("GETNET_CLIENT_SECRET", default="sandbox-secret"),
+        "seller_id": env.str("GETNET_SELLER_ID", default="sandbox-seller"),
+        "timeout": env.float("GETNET_TIMEOUT_SECONDS", default=PROVIDER_TIMEOUT_SECONDS),
+        "capture_window_days": env.int("GETNET_CAPTURE_WINDOW_DAYS", default=7),
+        "webhook_secret": env.str("GETNET_WEBHOOK_SECRET", default="sandbox-getnet-webhook-secret"),
+    },
+}
+# Routing when a payment names no provider: the first rule of PROVIDER_ROUTING_RULES (JSON) that
+# matches its currency and amount chooses the providers, in order or by weight; payments no rule
+# matches go to PROVIDER_ROUTING_ORDER, in order. Format: providers/routing.py, docs/resilience.md.
+PROVIDER_ROUTING_ORDER = env.list("PROVIDER_ROUTING_ORDER", default=["cielo", "rede", "getnet"])
+PROVIDER_ROUTING_RULES = env.json("PROVIDER_ROUTING_RULES", default=[])
+# Retries, with exponential backoff and jitter, of provider calls that are safe to repeat: status
+# queries, and calls that certainly never reached the provider (providers/resilience.py).
+PROVIDER_RETRY = {
+    "attempts": env.int("PROVIDER_RETRY_ATTEMPTS", default=3),
+    "base_delay_seconds": env.float("PROVIDER_RETRY_BASE_DELAY_SECONDS", default=0.05),
+    "max_delay_seconds": env.float("PROVIDER_RETRY_MAX_DELAY_SECONDS", default=1.0),
+}
+# One circuit breaker per provider, its state in Redis (REDIS_URL) shared by every process
+# (providers/circuits.py).
+PROVIDER_CIRCUIT_BREAKER = {
+    "failure_threshold": env.int("PROVIDER_CIRCUIT_FAILURE_THRESHOLD", default=5),
+    "failure_rate": env.float("PROVIDER_CIRCUIT_FAILURE_RATE", default=0.5),
+    "minimum_calls": env.int("PROVIDER_CIRCUIT_MINIMUM_CALLS", default=20),
+    "window_seconds": env.float("PROVIDER_CIRCUIT_WINDOW_SECONDS", default=60.0),
+    "cooldown_seconds": env.float("PROVIDER_CIRCUIT_COOLDOWN_SECONDS", default=30.0),
+    "trial_lease_seconds": env.float("PROVIDER_CIRCUIT_TRIAL_LEASE_SECONDS", default=60.0),
+}
+
+# --- Inbound provider notifications (webhooks/, docs/provider-webhooks.md) ------------------------
+# Each provider signs with its PROVIDERS[...]["webhook_secret"] (CIELO_WEBHOOK_SECRET, ...), the
+# same variables the sandbox signs with. A notification signed longer ago than this is refused.
+PROVIDER_WEBHOOK_TOLERANCE_SECONDS = env.int("PROVIDER_WEBHOOK_TOLERANCE_SECONDS", default=300)
+PROVIDER_WEBHOOK_MAX_BODY_BYTES = env.int("PROVIDER_WEBHOOK_MAX_BODY_BYTES", default=64 * 1024)
+
+# --- Events out: outbox relay, event bus, merchant webhooks (outbox/, docs/events-and-webhooks.md)
+# The bus: RabbitMQ (amqp://...) in docker-compose; unset, kombu's filesystem transport under
+# var/events/, which the relay (in the worker) and `consume_events` (another process) share.
+EVENT_BUS_URL = env.str("EVENT_BUS_URL", default="filesystem://")
+EVENT_BUS_EXCHANGE = env.str("EVENT_BUS_EXCHANGE", default="payments_core.events")
+OUTBOX_RELAY_BATCH_SIZE = env.int("OUTBOX_RELAY_BATCH_SIZE", default=100)
+OUTBOX_RELAY_MAX_SECONDS = env.float("OUTBOX_RELAY_MAX_SECONDS", default=10.0)
+# An answer counts only if it is a 2xx within this many seconds (name resolution included).
+WEBHOOK_TIMEOUT_SECONDS = env.float("WEBHOOK_TIMEOUT_SECONDS", default=15.0)
+WEBHOOK_DISPATCH_BATCH_SIZE = env.int("WEBHOOK_DISPATCH_BATCH_SIZE", default=20)
+WEBHOOK_DISPATCH_MAX_SECONDS = env.float("WEBHOOK_DISPATCH_MAX_SECONDS", default=30.0)
+WEBHOOK_MAX_ENDPOINTS_PER_MERCHANT = env.int("WEBHOOK_MAX_ENDPOINTS_PER_MERCHANT", default=16)
+# Whether endpoints may be http:// or resolve to loopback, private or link-local addresses
+# (outbox/targets.py). Unset, it follows DEBUG: allowed for `make run`, refused in production.
+WEBHOOK_ALLOW_PRIVATE_TARGETS = env.bool("WEBHOOK_ALLOW_PRIVATE_TARGETS", default=None)
+
+# --- Reconciliation against settlement reports (reconciliation/, docs/reconciliation.md) -------
+# The fee (MDR) each provider's contract lets it keep, in basis points of a sale; a report's fee
+# is checked against it. The defaults are the sandbox's.
+PROVIDER_FEE_BPS = {
+    "cielo": env.int("CIELO_FEE_BPS", default=199),
+    "rede": env.int("REDE_FEE_BPS", default=185),
+    "getnet": env.int("GETNET_FEE_BPS", default=210),
+}
+# The currencies the providers settle in: the nightly job fetches one report per provider and each.
+RECONCILIATION_CURRENCIES = env.list("RECONCILIATION_CURRENCIES", default=["BRL"])
+# Where report files are kept as they arrived (by content hash); web and workers must share it.
+RECONCILIATION_REPORTS_DIR = env.str("RECONCILIATION_REPORTS_DIR", default=str(VAR_DIR / "settlement_reports"))
+# Payments moved to settled per transaction.
+RECONCILIATION_SETTLE_BATCH_SIZE = env.int("RECONCILIATION_SETTLE_BATCH_SIZE", default=5000)
+
+# --- Logging: one JSON object per line, with the request's correlation ids ---------------------
+LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {"request_context": {"()": "core.logging.RequestContextFilter"}},
+    "formatters": {
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s",
+            "rename_fields": {"asctime": "timestamp", "levelname": "level", "name": "logger"},
+        }
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "json",
+            "filters": ["request_context"],
+        }
+    },
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {
+        "django.server": {"level": "WARNING"},
+        "httpx": {"level": "WARNING"},
+    },
+}
+
+# --- Sentry: on when SENTRY_DSN is set ----------------------------------------------------------
+SENTRY_DSN = env.str("SENTRY_DSN", default="")
+if SENTRY_DSN:
+    import sentry_sdk
+
+    sentry_sdk.init(
+        dsn=SENTRY_DSN,
+        environment=env.str("SENTRY_ENVIRONMENT", default="production"),
+        traces_sample_rate=env.float("SENTRY_TRACES_SAMPLE_RATE", default=0.0),
+        send_default_pii=False,
+    )

@@ -1,0 +1,86 @@
+"""Operational endpoints (health, metrics) and the problem+json pages Django serves when a
+request never reaches a DRF view (unknown URL, crash in middleware)."""
+
+import json
+import logging
+
+from django.core.cache import cache
+from django.db import connection
+from django.http import HttpResponse, JsonResponse
+from django.views.decorators.http import require_GET
+
+from .metrics import render_metrics
+
+logger = logging.getLogger(__name__)
+
+
+@require_GET
+def health_live(request):
+    return JsonResponse({"status": "ok"})
+
+
+@require_GET
+def health_ready(request):
+    checks = {"database": _check_database, "cache": _check_cache, "broker": _check_broker}
+    results = {}
+    for name, check in checks.items():
+        try:
+            check()
+            results[name] = "ok"
+        except Exception as exc:  # a readiness probe reports every failure, it never raises
+            logger.warning("readiness check failed", extra={"check": name, "error": str(exc)})
+            results[name] = "unavailable"
+    ready = all(value == "ok" for value in results.values())
+    return JsonResponse({"status": "ok" if ready else "unavailable", "checks": results}, status=200 if ready else 503)
+
+
+def _check_database() -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+
+
+def _check_cache() -> None:
+    cache.set("health:ready", "1", timeout=5)
+    if cache.get("health:ready") != "1":
+        raise RuntimeError("cache did not return what was stored")
+
+
+def _check_broker() -> None:
+    from config.celery import app
+
+    with app.connection_for_write() as conn:
+        conn.ensure_connection(max_retries=1, timeout=2)
+
+
+@require_GET
+def metrics(request):
+    body, content_type = render_metrics()
+    return HttpResponse(body, content_type=content_type)
+
+
+def _problem(status: int, code: str, title: str, detail: str) -> HttpResponse:
+    body = {
+        "type": f"https://docs.payments-core.example/errors/{code}",
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "code": code,
+        "errors": [],
+    }
+    return HttpResponse(json.dumps(body), status=status, content_type="application/problem+json")
+
+
+def problem_400(request, exception=None):
+    return _problem(400, "bad_request", "Bad request", "The request could not be understood.")
+
+
+def problem_403(request, exception=None):
+    return _problem(403, "permission_denied", "Forbidden", "You may not do this.")
+
+
+def problem_404(request, exception=None):
+    return _problem(404, "not_found", "Not found", f"Nothing lives at {request.path}.")
+
+
+def problem_500(request):
+    return _problem(500, "internal_error", "Internal server error", "Something went wrong on our side.")
