@@ -1,0 +1,1 @@
+"""One ProviderPort implementation per acquirer, each speaking its provider's HTTP API."""

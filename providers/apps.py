@@ -1,0 +1,14 @@
+from django.apps import AppConfig
+
+
+class ProvidersConfig(AppConfig):
+    name = "providers"
+    verbose_name = "Providers"
+
+    def ready(self) -> None:
+        from django.core import checks as django_checks
+
+        from . import checks
+
+        django_checks.register(checks.provider_settings)
+        django_checks.register(checks.breakers_shared, deploy=True)
