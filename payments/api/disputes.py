@@ -1,0 +1,93 @@
+"""Disputes in the merchant API: list, read, and answer (evidence or acceptance) once."""
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
+from rest_framework.response import Response
+
+from core.api.fields import StrictCharField, StrictChoiceField
+from core.api.pagination import page_body, paginate
+from core.api.schema import ERRORS, LIST_PARAMETERS, idempotent_post_schema, page_of
+from core.api.serializers import StrictInputSerializer
+from core.api.views import IdempotentPostView, MerchantAPIView, validated
+from payments import disputes, selectors
+from payments.models import DisputeReason, DisputeResponse, DisputeStatus
+from payments.representations import dispute_to_dict
+
+from .serializers import EmptySerializer
+
+MAX_EVIDENCE_CHARS = 20_000
+
+
+class DisputeListQuerySerializer(StrictInputSerializer):
+    status = StrictChoiceField(choices=DisputeStatus.values, required=False)
+    payment = StrictCharField(required=False, max_length=64)
+    limit = StrictCharField(required=False)
+    starting_after = StrictCharField(required=False)
+
+
+class EvidenceSerializer(StrictInputSerializer):
+    evidence = StrictCharField(max_length=MAX_EVIDENCE_CHARS, trim_whitespace=True)
+
+
+class DisputeOutputSerializer(serializers.Serializer):
+    """The response shape, for the OpenAPI schema (payments.representations renders it)."""
+
+    id = serializers.CharField()
+    object = serializers.CharField(default="dispute")
+    payment = serializers.CharField()
+    amount = serializers.IntegerField()
+    currency = serializers.CharField()
+    status = serializers.ChoiceField(choices=DisputeStatus.values)
+    reason = serializers.ChoiceField(choices=DisputeReason.values)
+    evidence = serializers.CharField(allow_null=True)
+    evidence_due_by = serializers.DateTimeField(allow_null=True)
+    response = serializers.ChoiceField(choices=DisputeResponse.values, allow_null=True)
+    responded_at = serializers.DateTimeField(allow_null=True)
+    response_delivery = serializers.ChoiceField(choices=["pending", "delivered", "refused"], allow_null=True)
+    provider = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+
+
+class DisputeListView(MerchantAPIView):
+    @extend_schema(
+        operation_id="disputes_list",
+        parameters=[DisputeListQuerySerializer, *LIST_PARAMETERS],
+        responses={200: page_of("DisputeList", DisputeOutputSerializer()), **ERRORS},
+    )
+    def get(self, request):
+        query = validated(DisputeListQuerySerializer, request.query_params.dict())
+        rows, has_more, cursor = paginate(
+            selectors.dispute_list(merchant_id=self.merchant_id, filters=query), params=query, prefix="dp"
+        )
+        return Response(page_body([dispute_to_dict(d) for d in rows], has_more, cursor))
+
+
+class DisputeDetailView(MerchantAPIView):
+    @extend_schema(responses={200: DisputeOutputSerializer, **ERRORS})
+    def get(self, request, dispute_id: str):
+        return Response(dispute_to_dict(selectors.dispute_get(merchant_id=self.merchant_id, dispute_id=dispute_id)))
+
+
+class DisputeEvidenceView(IdempotentPostView):
+    @idempotent_post_schema(EvidenceSerializer, DisputeOutputSerializer)
+    def post(self, request, *args, **kwargs):
+        return super().post(request, *args, **kwargs)
+
+    def perform_post(self, request, dispute_id: str):
+        data = validated(EvidenceSerializer, request.data)
+        dispute = disputes.dispute_submit_evidence(
+            merchant_id=self.merchant_id, dispute_id=dispute_id, evidence=data["evidence"]
+        )
+        return Response(dispute_to_dict(dispute))
+
+
+class DisputeAcceptView(IdempotentPostView):
+    @idempotent_post_schema(EmptySerializer, DisputeOutputSerializer)
+    def post(self, request, *args, **kwargs):
+        return super().post(request, *args, **kwargs)
+
+    def perform_post(self, request, dispute_id: str):
+        validated(EmptySerializer, request.data)
+        dispute = disputes.dispute_accept(merchant_id=self.merchant_id, dispute_id=dispute_id)
+        return Response(dispute_to_dict(dispute))

@@ -1,0 +1,135 @@
+from drf_spectacular.utils import extend_schema
+from rest_framework import status
+from rest_framework.response import Response
+
+from core.api.pagination import page_body, paginate, parse_cursor, parse_limit
+from core.api.schema import ERRORS, LIST_PARAMETERS, idempotent_post_schema, page_of
+from core.api.views import IdempotentPostView, MerchantAPIView, validated
+from core.errors import ValidationFailed
+from core.formats import rfc3339
+from payments import selectors, services
+from payments.representations import payment_to_dict, refund_to_dict
+
+from .serializers import (
+    CaptureSerializer,
+    EmptySerializer,
+    EventOutputSerializer,
+    PaymentCreateSerializer,
+    PaymentListQuerySerializer,
+    PaymentOutputSerializer,
+    RefundCreateSerializer,
+    RefundOutputSerializer,
+)
+
+
+class PaymentListCreateView(IdempotentPostView):
+    @extend_schema(
+        operation_id="payments_list",
+        parameters=[PaymentListQuerySerializer, *LIST_PARAMETERS],
+        responses={200: page_of("PaymentList", PaymentOutputSerializer()), **ERRORS},
+    )
+    def get(self, request):
+        query = validated(PaymentListQuerySerializer, request.query_params.dict())
+        payments = selectors.payment_list(merchant_id=self.merchant_id, filters=query)
+        rows, has_more, cursor = paginate(payments, params=query, prefix="pay")
+        return Response(page_body([payment_to_dict(p) for p in rows], has_more, cursor))
+
+    @idempotent_post_schema(PaymentCreateSerializer, PaymentOutputSerializer, status_code=201)
+    def post(self, request, *args, **kwargs):
+        return super().post(request, *args, **kwargs)
+
+    def perform_post(self, request):
+        data = validated(PaymentCreateSerializer, request.data)
+        payment = services.payment_create(merchant_id=self.merchant_id, **data)
+        return Response(payment_to_dict(payment), status=status.HTTP_201_CREATED)
+
+
+class PaymentDetailView(MerchantAPIView):
+    @extend_schema(responses={200: PaymentOutputSerializer, **ERRORS})
+    def get(self, request, payment_id: str):
+        payment = selectors.payment_get(merchant_id=self.merchant_id, payment_id=payment_id)
+        return Response(payment_to_dict(payment))
+
+
+class PaymentAuthorizeView(IdempotentPostView):
+    @idempotent_post_schema(EmptySerializer, PaymentOutputSerializer)
+    def post(self, request, *args, **kwargs):
+        return super().post(request, *args, **kwargs)
+
+    def perform_post(self, request, payment_id: str):
+        validated(EmptySerializer, request.data)
+        payment = services.payment_authorize(merchant_id=self.merchant_id, payment_id=payment_id)
+        return Response(payment_to_dict(payment))
+
+
+class PaymentCaptureView(IdempotentPostView):
+    @idempotent_post_schema(CaptureSerializer, PaymentOutputSerializer)
+    def post(self, request, *args, **kwargs):
+        return super().post(request, *args, **kwargs)
+
+    def perform_post(self, request, payment_id: str):
+        data = validated(CaptureSerializer, request.data)
+        payment = services.payment_capture(
+            merchant_id=self.merchant_id, payment_id=payment_id, amount=data.get("amount")
+        )
+        return Response(payment_to_dict(payment))
+
+
+class PaymentCancelView(IdempotentPostView):
+    @idempotent_post_schema(EmptySerializer, PaymentOutputSerializer)
+    def post(self, request, *args, **kwargs):
+        return super().post(request, *args, **kwargs)
+
+    def perform_post(self, request, payment_id: str):
+        validated(EmptySerializer, request.data)
+        payment = services.payment_cancel(merchant_id=self.merchant_id, payment_id=payment_id)
+        return Response(payment_to_dict(payment))
+
+
+class PaymentRefundsView(IdempotentPostView):
+    @idempotent_post_schema(RefundCreateSerializer, RefundOutputSerializer, status_code=201)
+    def post(self, request, *args, **kwargs):
+        return super().post(request, *args, **kwargs)
+
+    def perform_post(self, request, payment_id: str):
+        data = validated(RefundCreateSerializer, request.data)
+        refund = services.refund_create(
+            merchant_id=self.merchant_id,
+            payment_id=payment_id,
+            amount=data.get("amount"),
+            reason=data.get("reason", ""),
+        )
+        return Response(refund_to_dict(refund), status=status.HTTP_201_CREATED)
+
+
+class PaymentEventsView(MerchantAPIView):
+    """The payment's domain events, oldest first, paginated by sequence."""
+
+    @extend_schema(parameters=LIST_PARAMETERS, responses={200: page_of("EventList", EventOutputSerializer()), **ERRORS})
+    def get(self, request, payment_id: str):
+        limit = parse_limit(request.query_params.get("limit"))
+        events = selectors.payment_events(merchant_id=self.merchant_id, payment_id=payment_id)
+        cursor = parse_cursor(request.query_params.get("starting_after"), prefix="evt")
+        if cursor is not None:
+            after = events.filter(pk=cursor).values_list("sequence", flat=True).first()
+            if after is None:
+                raise ValidationFailed(
+                    "starting_after must be an event of this payment.",
+                    errors=[{"field": "starting_after", "code": "invalid", "detail": "Unknown event id."}],
+                )
+            events = events.filter(sequence__gt=after)
+        rows = list(events[: limit + 1])
+        has_more = len(rows) > limit
+        rows = rows[:limit]
+        data = [
+            {"id": e.id, "type": e.type, "sequence": e.sequence, "data": e.data, "occurred_at": rfc3339(e.occurred_at)}
+            for e in rows
+        ]
+        return Response(page_body(data, has_more, rows[-1].id if has_more else None))
+
+
+class RefundDetailView(MerchantAPIView):
+    @extend_schema(responses={200: RefundOutputSerializer, **ERRORS})
+    def get(self, request, refund_id: str):
+        refund = selectors.refund_get(merchant_id=self.merchant_id, refund_id=refund_id)
+        return Response(refund_to_dict(refund))

@@ -1,0 +1,14 @@
+from django.apps import AppConfig
+
+
+class PaymentsConfig(AppConfig):
+    name = "payments"
+    verbose_name = "Payments"
+
+    def ready(self) -> None:
+        from ledger.verification import register_check
+
+        from .checks import disputes_match_ledger, payment_amounts_match_ledger
+
+        register_check(payment_amounts_match_ledger)
+        register_check(disputes_match_ledger)

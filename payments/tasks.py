@@ -1,0 +1,41 @@
+"""Thin Celery tasks: load, call a service. Each is safe to run twice."""
+
+from celery import shared_task
+
+from core import context
+
+from . import disputes, services
+
+
+@shared_task
+def resolve_pending_provider_operations() -> int:
+    """Status polling: fans out one task per open operation whose next check is due."""
+    due = services.operations_due_for_status_check()
+    for operation_id in due:
+        resolve_provider_operation.delay(operation_id)
+    return len(due)
+
+
+@shared_task
+def resolve_provider_operation(operation_id: str) -> str:
+    with context.bound(correlation=f"janitor:{operation_id}", causation=operation_id):
+        return services.operation_resolve(operation_id=operation_id)
+
+
+@shared_task
+def cancel_expired_authorizations() -> int:
+    canceled = 0
+    for payment_id in services.expired_authorizations():
+        with context.bound(correlation=f"expiry:{payment_id}", causation=payment_id):
+            canceled += services.payment_expire_authorization(payment_id=payment_id)
+    return canceled
+
+
+@shared_task
+def send_dispute_responses() -> int:
+    """Merchants' answers to disputes that the provider has not taken yet: sent again."""
+    due = disputes.disputes_with_unsent_responses()
+    for dispute_id in due:
+        with context.bound(correlation=f"dispute-response:{dispute_id}", causation=dispute_id):
+            disputes.dispute_send_response(dispute_id=dispute_id)
+    return len(due)
