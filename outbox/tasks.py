@@ -1,0 +1,22 @@
+"""Thin Celery tasks, each safe to run twice and side by side (see outbox.relay, outbox.dispatch)."""
+
+from celery import shared_task
+
+from core import context
+
+from . import dispatch, relay
+
+
+@shared_task
+def relay_events() -> int:
+    with context.bound(correlation="outbox-relay"):
+        run = relay.relay_run()
+    if run.deliveries:
+        deliver_webhooks.delay()  # new deliveries go out now, not at the next beat
+    return run.published
+
+
+@shared_task
+def deliver_webhooks() -> int:
+    with context.bound(correlation="webhook-dispatch"):
+        return dispatch.deliveries_dispatch()

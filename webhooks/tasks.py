@@ -1,0 +1,22 @@
+"""Thin Celery tasks: load, call a service. Each is safe to run twice."""
+
+from celery import shared_task
+
+from core import context
+
+from . import services
+
+
+@shared_task
+def apply_provider_notification(notification_id: str) -> str:
+    with context.bound(correlation=f"notification:{notification_id}", causation=notification_id):
+        return services.notification_process(notification_id=notification_id)
+
+
+@shared_task
+def retry_provider_notifications() -> int:
+    """Applies accepted notifications whose task was lost, and deferred ones that are due again."""
+    due = services.notifications_due()
+    for notification_id in due:
+        apply_provider_notification.delay(notification_id)
+    return len(due)

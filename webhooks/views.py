@@ -1,0 +1,35 @@
+"""`POST /webhooks/providers/{provider}/`: a provider's notification. No API key and no CSRF
+token: the provider's signature over the raw body is what authenticates it (verified by its
+adapter), so the body is read as bytes, never parsed before it is verified."""
+
+from drf_spectacular.utils import extend_schema
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from . import services
+from .models import Verdict
+
+
+class ProviderNotificationView(APIView):
+    authentication_classes = ()
+    permission_classes = (AllowAny,)
+
+    @extend_schema(exclude=True)
+    def post(self, request, provider: str):
+        try:
+            size = max(0, int(request.META.get("CONTENT_LENGTH") or 0))
+        except ValueError:
+            size = 0
+        # Over the cap, the body is not even read.
+        body = request.body if size <= services.max_body_bytes() else b""
+        notification = services.notification_receive(
+            provider=provider,
+            headers=request.headers,
+            body=body,
+            size=max(size, len(body)),
+            remote_addr=request.META.get("REMOTE_ADDR"),
+        )
+        return Response(
+            {"received": True, "id": notification.id, "duplicate": notification.verdict == Verdict.DUPLICATE}
+        )
