@@ -24,9 +24,16 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import Count, Exists, OuterRef, Q
 from django.db.models.functions import Now
 
-from core.errors import InsufficientFunds, InvalidStateTransition, OperationInProgress, ValidationFailed
+from core.errors import (
+    ApplicationError,
+    InsufficientFunds,
+    InvalidStateTransition,
+    OperationInProgress,
+    ValidationFailed,
+)
 from core.metrics import PAYMENT_OPERATIONS, PROVIDER_CALLS
 from events.services import event_record
 from ledger import chart
@@ -666,6 +673,47 @@ def _capture_if_automatic(*, payment_id: str) -> None:
             payment_capture(merchant_id=payment.merchant_id, payment_id=payment_id, amount=None)
         except (InvalidStateTransition, OperationInProgress, ProviderDeclined) as exc:
             logger.warning("automatic capture not done", extra={"payment_id": payment_id, "reason": str(exc)})
+
+
+# --- automatic captures that did not happen ------------------------------------------------------
+def automatic_captures_due(*, limit: int = 100) -> list[str]:
+    """Payments that capture automatically but sit authorized with no capture under way or done:
+    the process died between authorizing and capturing, or the capture never reached the provider
+    (its circuit was open, its status poll found nothing). Left alone, they would be canceled when
+    their window closes and the merchant would lose the sale. A payment is retried a bounded number
+    of times, and not sooner than AUTOMATIC_CAPTURE_RETRY_SECONDS after it last changed or its
+    last capture attempt ended, so that the request capturing it right now is not raced."""
+    quiet_since = Now() - timedelta(seconds=settings.AUTOMATIC_CAPTURE_RETRY_SECONDS)
+    captures = ProviderOperation.objects.filter(payment=OuterRef("pk"), kind=OperationKind.CAPTURE)
+    return list(
+        Payment.objects.filter(
+            status=PaymentStatus.AUTHORIZED,
+            capture_method=CaptureMethod.AUTOMATIC,
+            capture_before__gt=Now(),
+            updated_at__lte=quiet_since,
+        )
+        .exclude(Exists(captures.filter(Q(status__in=[*OPEN_OPERATION_STATUSES, OperationStatus.SUCCEEDED]))))
+        .exclude(Exists(captures.filter(completed_at__gt=quiet_since)))
+        .annotate(failed_captures=Count("operations", filter=Q(operations__kind=OperationKind.CAPTURE)))
+        .filter(failed_captures__lt=settings.AUTOMATIC_CAPTURE_MAX_ATTEMPTS)
+        .order_by("capture_before")
+        .values_list("id", flat=True)[:limit]
+    )
+
+
+def payment_capture_automatically(*, payment_id: str) -> bool:
+    """Captures a payment that captures automatically and is still authorized; True when it was
+    captured. A refusal (declined, window closed, another operation under way) is logged and left
+    for the next sweep or the merchant: the payment stays as it is, nothing is lost."""
+    payment = Payment.objects.get(pk=payment_id)
+    if payment.status != PaymentStatus.AUTHORIZED or payment.capture_method != CaptureMethod.AUTOMATIC:
+        return False
+    try:
+        payment = payment_capture(merchant_id=payment.merchant_id, payment_id=payment_id, amount=None)
+    except ApplicationError as exc:
+        logger.warning("automatic capture not done", extra={"payment_id": payment_id, "reason": str(exc)})
+        return False
+    return payment.status == PaymentStatus.CAPTURED
 
 
 def expired_authorizations(*, limit: int = 500) -> list[str]:

@@ -32,6 +32,16 @@ def cancel_expired_authorizations() -> int:
 
 
 @shared_task
+def capture_missed_automatic_captures() -> int:
+    """Automatic captures that did not happen (a crash, a provider that was unreachable): tried again."""
+    captured = 0
+    for payment_id in services.automatic_captures_due():
+        with context.bound(correlation=f"auto-capture:{payment_id}", causation=payment_id):
+            captured += services.payment_capture_automatically(payment_id=payment_id)
+    return captured
+
+
+@shared_task
 def send_dispute_responses() -> int:
     """Merchants' answers to disputes that the provider has not taken yet: sent again."""
     due = disputes.disputes_with_unsent_responses()

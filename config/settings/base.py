@@ -119,6 +119,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "payments.tasks.cancel_expired_authorizations",
         "schedule": 300.0,
     },
+    "payments-capture-missed-automatic-captures": {
+        "task": "payments.tasks.capture_missed_automatic_captures",
+        "schedule": 60.0,
+    },
     "payments-send-dispute-responses": {
         "task": "payments.tasks.send_dispute_responses",
         "schedule": 60.0,
@@ -196,6 +200,10 @@ IDEMPOTENCY_KEY_TTL_HOURS = env.int("IDEMPOTENCY_KEY_TTL_HOURS", default=48)
 PLATFORM_FEE_BPS = env.int("PLATFORM_FEE_BPS", default=290)
 
 # How long a wallet payment's reservation can be captured.
+# A payment that captures automatically but stays authorized (see payments.services.
+# automatic_captures_due) is captured again by a sweep: this long after its last change, this often.
+AUTOMATIC_CAPTURE_RETRY_SECONDS = env.int("AUTOMATIC_CAPTURE_RETRY_SECONDS", default=60)
+AUTOMATIC_CAPTURE_MAX_ATTEMPTS = env.int("AUTOMATIC_CAPTURE_MAX_ATTEMPTS", default=3)
 WALLET_CAPTURE_WINDOW_DAYS = env.int("WALLET_CAPTURE_WINDOW_DAYS", default=7)
 
 # --- Providers --------------------------------------------------------------------------------
