@@ -88,7 +88,7 @@ def notification_apply(*, provider: str, notification: ProviderNotification) -> 
 def notification_follow_up(outcome: NotificationOutcome) -> None:
     """What an applied notification leads to outside its transaction."""
     if outcome.capture_next:
-        services._capture_if_automatic(payment_id=outcome.payment_id)
+        services.payment_capture_automatically(payment_id=outcome.payment_id)
 
 
 # --- operations ------------------------------------------------------------------------------------

@@ -650,7 +650,7 @@ def operation_resolve(*, operation_id: str) -> str:
         return operation.status
     status = operation_apply_result(operation=operation, result=result).status
     if operation.kind == OperationKind.AUTHORIZE and status == OperationStatus.SUCCEEDED:
-        _capture_if_automatic(payment_id=payment.id)
+        payment_capture_automatically(payment_id=payment.id)
     return status
 
 
@@ -664,15 +664,6 @@ def _schedule_next_check(operation: ProviderOperation) -> None:
         base = min(FIRST_STATUS_CHECK_AFTER * 2 ** min(operation.status_checks, 10), MAX_STATUS_CHECK_INTERVAL)
         operation.next_check_at = payment.db_now + base * random.uniform(0.5, 1.0)
         operation.save(update_fields=["status_checks", "next_check_at"])
-
-
-def _capture_if_automatic(*, payment_id: str) -> None:
-    payment = Payment.objects.get(pk=payment_id)
-    if payment.status == PaymentStatus.AUTHORIZED and payment.capture_method == CaptureMethod.AUTOMATIC:
-        try:
-            payment_capture(merchant_id=payment.merchant_id, payment_id=payment_id, amount=None)
-        except (InvalidStateTransition, OperationInProgress, ProviderDeclined) as exc:
-            logger.warning("automatic capture not done", extra={"payment_id": payment_id, "reason": str(exc)})
 
 
 # --- automatic captures that did not happen ------------------------------------------------------
