@@ -12,3 +12,4 @@ class ProvidersConfig(AppConfig):
 
         django_checks.register(checks.provider_settings)
         django_checks.register(checks.breakers_shared, deploy=True)
+        django_checks.register(checks.provider_secrets_set, deploy=True)

@@ -62,6 +62,36 @@ def _trial_lease_covers_a_call(providers: dict[str, dict[str, Any]]) -> list[che
     ]
 
 
+# The secrets each provider's settings carry, and the environment variable that sets each one.
+SECRET_SETTINGS = {
+    "cielo": {"merchant_key": "CIELO_MERCHANT_KEY", "webhook_secret": "CIELO_WEBHOOK_SECRET"},
+    "rede": {"token": "REDE_TOKEN", "webhook_secret": "REDE_WEBHOOK_SECRET"},
+    "getnet": {"client_secret": "GETNET_CLIENT_SECRET", "webhook_secret": "GETNET_WEBHOOK_SECRET"},
+}
+SANDBOX_DEFAULT_PREFIX = "sandbox-"  # every default in config/settings/base.py starts so
+
+
+def provider_secrets_set(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """`check --deploy`: a provider secret left at its sandbox default is public (it is in this
+    repository), so anyone could sign notifications that we would accept as the provider's."""
+    left = [
+        variable
+        for name, secrets in SECRET_SETTINGS.items()
+        for key, variable in secrets.items()
+        if str(settings.PROVIDERS.get(name, {}).get(key, "")).startswith(SANDBOX_DEFAULT_PREFIX)
+    ]
+    if not left:
+        return []
+    return [
+        checks.Warning(
+            f"Provider secrets left at their sandbox defaults: {', '.join(left)}",
+            hint="Set them to the credentials and webhook secrets each provider gave you; "
+            "the defaults are public and only fit the sandbox.",
+            id="providers.W003",
+        )
+    ]
+
+
 def breakers_shared(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
     """`check --deploy`: without Redis, each process keeps circuit breakers of its own."""
     if settings.REDIS_URL:

@@ -31,6 +31,16 @@ def test_production_refuses_a_placeholder_secret_key():
     assert result.returncode != 0
 
 
+PROVIDER_SECRETS = (
+    "CIELO_MERCHANT_KEY",
+    "CIELO_WEBHOOK_SECRET",
+    "REDE_TOKEN",
+    "REDE_WEBHOOK_SECRET",
+    "GETNET_CLIENT_SECRET",
+    "GETNET_WEBHOOK_SECRET",
+)
+
+
 def test_production_passes_the_deploy_checks():
     result = _manage(
         "check",
@@ -39,6 +49,25 @@ def test_production_passes_the_deploy_checks():
         "WARNING",
         SECRET_KEY=secrets.token_urlsafe(64),
         REDIS_URL="redis://127.0.0.1:6379/15",
+        **{name: secrets.token_urlsafe(32) for name in PROVIDER_SECRETS},
     )
 
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_deploy_checks_name_provider_secrets_left_at_their_public_sandbox_defaults():
+    environment = {name: secrets.token_urlsafe(32) for name in PROVIDER_SECRETS if name != "REDE_WEBHOOK_SECRET"}
+    result = _manage(
+        "check",
+        "--deploy",
+        "--fail-level",
+        "WARNING",
+        SECRET_KEY=secrets.token_urlsafe(64),
+        REDIS_URL="redis://127.0.0.1:6379/15",
+        **environment,
+    )
+
+    assert result.returncode != 0
+    assert "providers.W003" in result.stderr
+    assert "REDE_WEBHOOK_SECRET" in result.stderr
+    assert "CIELO_WEBHOOK_SECRET" not in result.stderr
