@@ -123,7 +123,9 @@ async def lifecycle_client(client: httpx.AsyncClient, recorder: Recorder, stop_a
         await post("refund", f"/api/v1/payments/{pid}/refunds", {"amount": 2_500}, 201)
 
 
-async def drive_load(api_key: str) -> tuple[Recorder, float]:
+async def drive_load(api_key: str, procs: dict[str, subprocess.Popen]) -> tuple[Recorder, float, dict[str, float]]:
+    """Runs the clients; returns what they recorded, the measured seconds, and the CPU seconds each
+    component used while measured."""
     recorder = Recorder()
     limits = httpx.Limits(max_connections=CLIENTS, max_keepalive_connections=CLIENTS)
     async with httpx.AsyncClient(
@@ -135,15 +137,55 @@ async def drive_load(api_key: str) -> tuple[Recorder, float]:
         start = time.monotonic()
         stop_at = start + WARMUP_SECONDS + SECONDS
 
-        async def start_recording() -> float:
+        async def start_recording() -> tuple[float, dict[str, list[int]], dict[str, float]]:
             await asyncio.sleep(WARMUP_SECONDS)
+            pids = component_pids(procs)  # after the warm-up every worker has its connection
             recorder.recording = True
-            return time.monotonic()
+            return time.monotonic(), pids, cpu_by_component(pids)
 
         recording_task = asyncio.create_task(start_recording())
         await asyncio.gather(*(lifecycle_client(client, recorder, stop_at) for _ in range(CLIENTS)))
-        measured = time.monotonic() - await recording_task
-    return recorder, measured
+        started, pids, cpu_before = await recording_task
+        measured = time.monotonic() - started
+        cpu_after = cpu_by_component(pids)
+    return recorder, measured, {name: cpu_after[name] - cpu_before[name] for name in pids}
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU a process has used so far (Linux /proc), 0 once it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def component_pids(procs: dict[str, subprocess.Popen]) -> dict[str, list[int]]:
+    """The processes doing the work, by component: gunicorn's master and workers, the sandbox,
+    this load generator, and the PostgreSQL backends connected to the bench database."""
+    gunicorn = procs["gunicorn"].pid
+    workers = subprocess.run(["pgrep", "-P", str(gunicorn)], capture_output=True, text=True).stdout.split()
+    backends = run(
+        [
+            "psql",
+            "-h",
+            "127.0.0.1",
+            "-U",
+            "postgres",
+            "-Atc",
+            f"SELECT pid FROM pg_stat_activity WHERE datname = '{DB_NAME}' AND pid <> pg_backend_pid()",
+        ]
+    ).stdout.split()
+    return {
+        "django (gunicorn)": [gunicorn, *map(int, workers)],
+        "postgresql": [int(pid) for pid in backends],
+        "sandbox": [procs["sandbox"].pid],
+        "load generator": [os.getpid()],
+    }
+
+
+def cpu_by_component(pids: dict[str, list[int]]) -> dict[str, float]:
+    return {name: sum(cpu_seconds(pid) for pid in group) for name, group in pids.items()}
 
 
 def pgbench_tps() -> float:
@@ -162,13 +204,13 @@ def percentile(values: list[float], pct: float) -> float:
 def main() -> int:
     env = bench_env()
     api_key = prepare_database(env)
-    procs = [
-        subprocess.Popen(
+    procs = {
+        "sandbox": subprocess.Popen(
             [PY, "-m", "providers.sandbox", "--host", "127.0.0.1", "--port", str(SANDBOX_PORT), "--state", ":memory:"],
             cwd=ROOT,
             env=env,
         ),
-        subprocess.Popen(
+        "gunicorn": subprocess.Popen(
             [
                 str(Path(PY).parent / "gunicorn"),
                 "config.wsgi:application",
@@ -186,15 +228,15 @@ def main() -> int:
             cwd=ROOT,
             env=env,
         ),
-    ]
+    }
     try:
         wait_for(f"http://127.0.0.1:{WEB_PORT}/health/live")
         wait_for(f"http://127.0.0.1:{SANDBOX_PORT}/_control/faults")
-        recorder, measured = asyncio.run(drive_load(api_key))
+        recorder, measured, cpu = asyncio.run(drive_load(api_key, procs))
     finally:
-        for proc in procs:
+        for proc in procs.values():
             proc.send_signal(signal.SIGTERM)
-        for proc in procs:
+        for proc in procs.values():
             proc.wait(timeout=20)
     tps = pgbench_tps()
 
@@ -215,6 +257,17 @@ def main() -> int:
         print(f"errors by kind: {recorder.errors}")
     print(f"anchor: pgbench {tps:.0f} TPS on the same database, {CLIENTS} clients")
     print(f"ratio: {result['ops_per_second'] / tps:.2f} API operations per pgbench transaction")
+    # Where the cores went: CPU milliseconds per operation, and the rate the cores would allow if
+    # nothing but CPU limited it (the work of one operation spread perfectly over every core).
+    per_op = {name: seconds * 1000 / ops for name, seconds in cpu.items()}
+    total = sum(per_op.values())
+    print(
+        "CPU per operation: "
+        + ", ".join(f"{name} {ms:.1f} ms" for name, ms in per_op.items())
+        + f"; total {total:.1f} ms"
+    )
+    print(f"CPU-bound ceiling on {os.cpu_count()} cores: {os.cpu_count() * 1000 / total:.0f} ops/s")
+    result["cpu_ms_per_op"] = per_op
     record(result)
     return 0
 
@@ -227,8 +280,9 @@ def record(result: dict) -> None:
     text = path.read_text()
     header = (
         "\n## make bench-api\n\n"
-        "| date (UTC) | machine | clients | gunicorn | ops/s | p50 ms | p99 ms | errors | pgbench TPS (anchor) |\n"
-        "|---|---|---|---|---|---|---|---|---|\n"
+        "| date (UTC) | machine | clients | gunicorn | ops/s | p50 ms | p99 ms | errors | pgbench TPS (anchor) "
+        "| CPU ms/op: django, postgresql, sandbox, load generator |\n"
+        "|---|---|---|---|---|---|---|---|---|---|\n"
     )
     if "## make bench-api" not in text:
         text += header
@@ -236,7 +290,7 @@ def record(result: dict) -> None:
     row = (
         f"| {datetime.now(UTC):%Y-%m-%d %H:%M} | {machine} | {CLIENTS} | {WORKERS}x4 gthread | "
         f"{result['ops_per_second']:.0f} | {result['p50_ms']:.1f} | {result['p99_ms']:.1f} | {result['errors']} | "
-        f"{result['pgbench_tps']:.0f} |\n"
+        f"{result['pgbench_tps']:.0f} | {' / '.join(f'{ms:.1f}' for ms in result['cpu_ms_per_op'].values())} |\n"
     )
     lines = text.split("## make bench-api")
     head, tail = lines[0], lines[1]
