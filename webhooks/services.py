@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db import IntegrityError, connection, transaction
 from django.db.models.functions import Now
 
@@ -28,6 +29,7 @@ from providers import registry
 from providers.port import InvalidNotification, NotificationKind, Outcome, ProviderNotification
 
 from .errors import NotificationRefused, NotificationTooLarge, UnknownProvider
+from .metrics import REFUSED_NOTIFICATIONS
 from .models import OPEN_PROCESSING, InboundNotification, Processing, Rejection, Verdict
 
 logger = logging.getLogger(__name__)
@@ -90,13 +92,33 @@ def _database_now() -> float:
 
 
 def _reject(provider: str, request: dict, body: bytes, reason: str, detail: str) -> None:
+    """Keeps a refused request for audit, up to a budget per provider and minute: anyone can send
+    them, and a flood must not fill the database. Beyond the budget it is only logged and
+    counted."""
+    bucket = provider if provider in registry.PROVIDER_NAMES else "unknown"
+    REFUSED_NOTIFICATIONS.labels(bucket, reason).inc()
+    log = {"provider": provider[:32], "reason": reason, "detail": detail[:500]}
+    if not _within_refusal_budget(bucket):
+        logger.warning("provider notification refused (not kept: over the budget)", extra=log)
+        return
     row = InboundNotification.objects.create(
         provider=provider[:32], body=body, verdict=Verdict.REJECTED, rejection=reason, detail=detail[:500], **request
     )
-    logger.warning(
-        "provider notification refused",
-        extra={"notification_id": row.id, "provider": provider[:32], "reason": reason, "detail": detail[:500]},
-    )
+    logger.warning("provider notification refused", extra={"notification_id": row.id, **log})
+
+
+def _within_refusal_budget(bucket: str) -> bool:
+    key = f"webhooks:refused:{bucket}:{_refusal_window()}"
+    try:
+        cache.add(key, 0, timeout=120)
+        return cache.incr(key) <= settings.PROVIDER_WEBHOOK_REFUSED_KEPT_PER_MINUTE
+    except Exception:  # the cache is down: keep the row rather than lose the audit trail
+        logger.exception("refused notifications budget unavailable")
+        return True
+
+
+def _refusal_window() -> str:
+    return str(int(datetime.now(UTC).timestamp() // 60))
 
 
 def _accept(provider: str, request: dict, body: bytes, notification: ProviderNotification) -> InboundNotification:

@@ -266,6 +266,9 @@ PROVIDER_CIRCUIT_BREAKER = {
 # same variables the sandbox signs with. A notification signed longer ago than this is refused.
 PROVIDER_WEBHOOK_TOLERANCE_SECONDS = env.int("PROVIDER_WEBHOOK_TOLERANCE_SECONDS", default=300)
 PROVIDER_WEBHOOK_MAX_BODY_BYTES = env.int("PROVIDER_WEBHOOK_MAX_BODY_BYTES", default=64 * 1024)
+# Refused requests are kept for audit up to this many per provider and minute (the rest are only
+# logged and counted): the endpoint is public, and a flood must not fill the database.
+PROVIDER_WEBHOOK_REFUSED_KEPT_PER_MINUTE = env.int("PROVIDER_WEBHOOK_REFUSED_KEPT_PER_MINUTE", default=60)
 
 # --- Events out: outbox relay, event bus, merchant webhooks (outbox/, docs/events-and-webhooks.md)
 # The bus: RabbitMQ (amqp://...) in docker-compose; unset, kombu's filesystem transport under

@@ -12,3 +12,5 @@ CELERY_TASK_ALWAYS_EAGER = True
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 IDEMPOTENCY_WAIT_SECONDS = 10.0
 LOGGING["root"]["level"] = "WARNING"  # noqa: F405
+# Suites sharing one Redis must not spend each other's budget; the budget has a test of its own.
+PROVIDER_WEBHOOK_REFUSED_KEPT_PER_MINUTE = 1_000_000

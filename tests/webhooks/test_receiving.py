@@ -3,6 +3,7 @@
 import json
 import logging
 import time
+import uuid
 
 import pytest
 from django.test import Client
@@ -11,6 +12,7 @@ from payments.models import Payment
 from tests.payments.helpers import assert_problem, authorize, create_payment
 from tests.webhooks.conftest import WEBHOOKS, Delivery, wait_until
 from tests.webhooks.helpers import deliver, event_types, kind_of, signed
+from webhooks import services as webhook_services
 from webhooks.models import InboundNotification
 
 PROVIDERS = ["cielo", "rede", "getnet"]
@@ -109,6 +111,22 @@ def test_refusals_are_problems_and_are_kept(client, provider, reason):
     stored = InboundNotification.objects.get()
     assert (stored.provider, stored.verdict, stored.rejection) == (provider, "rejected", reason)
     assert bytes(stored.body) == delivery.body and stored.body_size == len(delivery.body)
+
+
+@pytest.mark.django_db
+def test_a_flood_of_refused_requests_is_kept_only_up_to_the_budget(client, settings, monkeypatch):
+    """Anyone can post to the endpoint: past the budget a refusal is still answered, but not kept."""
+    settings.PROVIDER_WEBHOOK_REFUSED_KEPT_PER_MINUTE = 3
+    window = f"test-{uuid.uuid4()}"  # a minute of its own, untouched by other tests
+    monkeypatch.setattr(webhook_services, "_refusal_window", lambda: window)
+
+    responses = [deliver(client, Delivery("rede", {}, _body())) for _ in range(5)]
+    other_provider = deliver(client, Delivery("cielo", {}, _body()))
+
+    for response in [*responses, other_provider]:
+        assert_problem(response, 400, "missing_signature")
+    kept = InboundNotification.objects.filter(verdict="rejected")
+    assert sorted(kept.values_list("provider", flat=True)) == ["cielo", "rede", "rede", "rede"]  # a budget per provider
 
 
 @pytest.mark.django_db

@@ -1,0 +1,9 @@
+"""Prometheus metrics of inbound provider notifications."""
+
+from prometheus_client import Counter
+
+REFUSED_NOTIFICATIONS = Counter(
+    "provider_notifications_refused_total",
+    "Requests to /webhooks/providers/ refused (bad signature, stale, malformed, too large, unknown provider)",
+    ["provider", "reason"],
+)
