@@ -137,13 +137,16 @@ def test_a_worker_killed_in_the_middle_of_a_batch_loses_nothing(merchant, receiv
     endpoint = WebhookEndpointFactory(merchant=merchant, url=receiver.url("/hook"))
     events = [record(merchant, aggregate_id=f"pay_K{n % PAYMENTS}") for n in range(PAYMENTS * EVENTS_EACH)]
     blocker = _hold_the_relay_after_publishing()
-
-    first = workers()
-    app.send_task("outbox.tasks.relay_events", queue=celery_queue)
-    [stuck] = _wait_for(_backends_waiting_for_a_lock, "the relay to publish and wait to mark")
-    published_before_the_kill = bus_tap.drain()
-    first.kill()
-    blocker.close()  # its transaction ends; the dead worker's never commits
+    try:
+        first = workers()
+        app.send_task("outbox.tasks.relay_events", queue=celery_queue)
+        [stuck] = _wait_for(_backends_waiting_for_a_lock, "the relay to publish and wait to mark")
+        published_before_the_kill = bus_tap.drain()
+        first.kill()
+    finally:
+        # Its transaction ends (the dead worker's never commits). Closed on failure too: a lock
+        # left held would hang the test's teardown, which truncates the table.
+        blocker.close()
     _wait_for(lambda: not _backend_alive(stuck), "the killed worker's session to end")
 
     assert DomainEvent.objects.filter(published_at__isnull=True).count() == len(events)
