@@ -15,7 +15,10 @@ Classification of a sale, first rule that applies:
 | matched | otherwise |
 
 A refund line is matched to a succeeded refund of the payment with that amount (each refund
-once); otherwise it is unknown, as is any other adjustment. A chargeback line is always a case.
+once); otherwise it is unknown, as is any other adjustment. A chargeback line is matched to the
+payment's dispute of that amount (each dispute once): the dispute's opening already took the amount
+from the merchant and out of the receivable, so the line only confirms it. A chargeback we never
+heard of is a case (`chargeback`): charging the merchant is then an operator's decision.
 A payment is missing when its capture succeeded on the report's day and no line settled it.
 
 On PostgreSQL the lines are staged with COPY; other databases (SQLite under `make run`) insert
@@ -162,8 +165,8 @@ def classify(
             f"""
             INSERT INTO reconciliation_line (
                 run_id, line_no, kind, sale_date, gross, fee, net, transaction_key, tid, nsu, authorization_code,
-                order_reference, provider_payment_id, payment_id, refund_id, classification, expected_gross,
-                expected_fee)
+                order_reference, provider_payment_id, payment_id, refund_id, dispute_id, classification,
+                expected_gross, expected_fee)
             WITH repeated AS MATERIALIZED (
                 -- keys named by more than one sale: hashed, not sorted, however long the report
                 SELECT s.{key_field} AS transaction_key, MIN(s.line_no) AS first_line
@@ -201,9 +204,22 @@ def classify(
                 FROM refund_lines rl
                 JOIN open_refunds o
                   ON o.payment_id = rl.payment_id AND o.amount = rl.amount AND o.position = rl.position
+            ), chargeback_lines AS (
+                SELECT f.line_no, f.payment_id, -f.gross AS amount,
+                       row_number() OVER (PARTITION BY f.payment_id ORDER BY f.line_no) AS position
+                FROM found f WHERE f.kind = %(chargeback)s AND f.payment_id IS NOT NULL
+            ), confirmed AS MATERIALIZED (
+                -- a payment has at most one dispute: its first chargeback line of that amount
+                SELECT cl.line_no, d.id AS dispute_id
+                FROM chargeback_lines cl
+                JOIN payments_dispute d
+                  ON d.payment_id = cl.payment_id AND d.amount = cl.amount AND d.currency = %(currency)s
+                WHERE cl.position = 1
+                  AND NOT EXISTS (SELECT 1 FROM reconciliation_line l WHERE l.dispute_id = d.id)
             )
             SELECT %(run)s, f.line_no, f.kind, f.sale_date, f.gross, f.fee, f.net, f.transaction_key, f.tid, f.nsu,
                 f.authorization_code, f.order_reference, f.provider_payment_id, f.payment_id, paired.refund_id,
+                confirmed.dispute_id,
                 CASE
                     WHEN f.kind = %(sale)s THEN CASE
                         WHEN f.repeated THEN 'duplicate'
@@ -214,6 +230,7 @@ def classify(
                         WHEN f.sale_date <> %(day)s THEN 'late'
                         ELSE 'matched' END
                     WHEN f.kind = %(refund)s AND paired.refund_id IS NOT NULL THEN 'matched'
+                    WHEN f.kind = %(chargeback)s AND confirmed.dispute_id IS NOT NULL THEN 'matched'
                     WHEN f.kind = %(chargeback)s THEN 'chargeback'
                     ELSE 'unknown'
                 END,
@@ -221,6 +238,7 @@ def classify(
                 CASE WHEN f.kind = %(sale)s THEN (f.gross * %(bps)s + 5000) / 10000 END
             FROM found f
             LEFT JOIN paired ON paired.line_no = f.line_no
+            LEFT JOIN confirmed ON confirmed.line_no = f.line_no
             LEFT JOIN settled_before ON settled_before.payment_id = f.payment_id AND f.kind = %(sale)s
             """,  # noqa: S608
             {

@@ -116,11 +116,11 @@ SETTLING_CLASSES = (
 class Line(models.Model):
     """One line of a report, as read, with what it matched and how it was classified.
 
-    A night writes up to millions of these, so they reference their run, payment and refund
+    A night writes up to millions of these, so they reference their run, payment, refund and dispute
     without database foreign keys: checking one locks the referenced row (FOR KEY SHARE), which
     for a million lines rewrites a million payment rows' headers and takes longer than the rest of
     the import. The references come only from the matcher's joins on those tables, in the run's
-    transaction, and runs, payments and refunds are never deleted (PROTECT everywhere)."""
+    transaction, and runs, payments, refunds and disputes are never deleted (PROTECT everywhere)."""
 
     # Indexed by (run, line_no) below.
     run = models.ForeignKey(Run, on_delete=models.PROTECT, related_name="lines", db_constraint=False, db_index=False)
@@ -154,6 +154,17 @@ class Line(models.Model):
         db_index=False,
         db_constraint=False,
     )
+    # A chargeback line's dispute: we heard of it (and took its amount from the merchant) when it
+    # opened, so the line only confirms it.
+    dispute = models.ForeignKey(
+        "payments.Dispute",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
+    )
     classification = models.CharField(max_length=16, choices=Classification.choices)
     expected_gross = models.BigIntegerField(null=True, blank=True, help_text="What we captured.")
     expected_fee = models.BigIntegerField(null=True, blank=True, help_text="The contract's fee on the gross.")
@@ -169,6 +180,9 @@ class Line(models.Model):
             ),
             models.UniqueConstraint(
                 fields=["refund"], condition=Q(refund__isnull=False), name="recon_refund_matched_once"
+            ),
+            models.UniqueConstraint(
+                fields=["dispute"], condition=Q(dispute__isnull=False), name="recon_dispute_matched_once"
             ),
             models.CheckConstraint(
                 condition=Q(classification__in=Classification.values), name="recon_line_class_valid"
