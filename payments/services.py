@@ -32,6 +32,7 @@ from core.errors import (
     InsufficientFunds,
     InvalidStateTransition,
     OperationInProgress,
+    ProviderUnavailable,
     ValidationFailed,
 )
 from core.metrics import PAYMENT_OPERATIONS, PROVIDER_CALLS
@@ -225,8 +226,7 @@ def payment_capture(*, merchant_id: str, payment_id: str, amount: int | None) ->
         operation = _open_operation(payment, kind=OperationKind.CAPTURE, amount=amount)
 
     operation, result = _call_and_apply(operation)
-    if operation.status == OperationStatus.FAILED:
-        raise ProviderDeclined(f"The provider declined the capture: {_failure(result)[1]}")
+    _raise_if_failed(operation, result, what="capture")
     return operation.payment
 
 
@@ -253,8 +253,7 @@ def payment_cancel(*, merchant_id: str, payment_id: str) -> Payment:
         operation = _open_operation(payment, kind=OperationKind.VOID, amount=payment.amount_capturable)
 
     operation, result = _call_and_apply(operation)
-    if operation.status == OperationStatus.FAILED:
-        raise ProviderDeclined(f"The provider declined the void: {_failure(result)[1]}")
+    _raise_if_failed(operation, result, what="void")
     return operation.payment
 
 
@@ -339,7 +338,19 @@ def _open_operation(payment: Payment, *, kind: str, amount: int, refund: Refund 
 
 def _call_and_apply(operation: ProviderOperation) -> tuple[ProviderOperation, ProviderResult]:
     result = _call_provider(operation)
+    if result.outcome == Outcome.UNKNOWN and not result.reached_provider:
+        # Nothing was sent (circuit open, connection refused): a definite failure that the caller
+        # may retry at once, not an unknown outcome to poll for.
+        result = replace(result, outcome=Outcome.NOT_FOUND)
     return operation_apply_result(operation=operation, result=result), result
+
+
+def _raise_if_failed(operation: ProviderOperation, result: ProviderResult, *, what: str) -> None:
+    if operation.status != OperationStatus.FAILED:
+        return
+    if not result.reached_provider:
+        raise ProviderUnavailable(f"The provider could not be reached and nothing was sent: retry the {what} later.")
+    raise ProviderDeclined(f"The provider declined the {what}: {_failure(result)[1]}")
 
 
 def _call_provider(operation: ProviderOperation) -> ProviderResult:
