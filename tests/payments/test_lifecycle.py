@@ -9,6 +9,7 @@ from events.models import DomainEvent
 from payments import services, tasks
 from payments.models import OperationStatus, Payment, ProviderOperation, Refund
 from providers.port import Outcome, ProviderResult
+from providers.registry import reset_providers
 from tests.payments.helpers import (
     assert_problem,
     authorize,
@@ -292,6 +293,51 @@ def test_partial_refunds_up_to_the_full_amount(api):
         4_000,
     ]
     assert_problem(refund(api, payment["id"], 1), 409, "invalid_state_transition")
+
+
+def _unreachable(settings, provider: str) -> dict:
+    """Points `provider` at a port nothing listens on (connection refused: nothing is sent);
+    returns the settings to restore."""
+    reachable = settings.PROVIDERS
+    settings.PROVIDERS = {**reachable, provider: {**reachable[provider], "base_url": "http://127.0.0.1:9/nothing"}}
+    reset_providers()
+    return reachable
+
+
+def test_capture_and_cancel_that_cannot_reach_the_provider_answer_503_and_change_nothing(api, settings):
+    payment = authorized_payment(api, amount=5_000)
+    reachable = _unreachable(settings, payment["provider"])
+
+    key = "capture-while-down"
+    assert_problem(capture(api, payment["id"], key=key), 503, "provider_unavailable")
+    assert_problem(cancel(api, payment["id"]), 503, "provider_unavailable")
+    unchanged = get(api, f"/payments/{payment['id']}").json()
+    assert (unchanged["status"], unchanged["amount_captured"]) == ("authorized", 0)
+    assert not _operations(payment["id"]).filter(status__in=OPEN_STATUSES).exists()
+
+    # Back online, the same request (same idempotency key: a 503 is not stored) captures it.
+    settings.PROVIDERS = reachable
+    reset_providers()
+    retried = capture(api, payment["id"], key=key)
+    assert retried.status_code == 200, retried.content
+    assert (retried.json()["status"], retried.json()["amount_captured"]) == ("captured", 5_000)
+    assert _event_types(payment["id"]).count("payment.captured") == 1
+
+
+def test_a_refund_that_cannot_reach_the_provider_fails_and_frees_its_amount(api, settings):
+    payment = captured_payment(api, amount=5_000)
+    reachable = _unreachable(settings, payment["provider"])
+
+    failed = refund(api, payment["id"], 2_000)
+    assert failed.status_code == 201, failed.content
+    assert (failed.json()["status"], failed.json()["failure_code"]) == ("failed", "provider_unavailable")
+
+    settings.PROVIDERS = reachable
+    reset_providers()
+    whole = refund(api, payment["id"])  # the failed refund's 2,000 is refundable again
+    assert (whole.status_code, whole.json()["amount"], whole.json()["status"]) == (201, 5_000, "succeeded")
+    final = get(api, f"/payments/{payment['id']}").json()
+    assert (final["status"], final["amount_refunded"]) == ("refunded", 5_000)
 
 
 def test_refund_keeps_its_reason(api):
