@@ -11,7 +11,8 @@ class DomainEvent(models.Model):
     is set once the relay has handed the event on."""
 
     id = models.CharField(primary_key=True, max_length=40, default=new_event_id, editable=False)
-    merchant = models.ForeignKey("merchants.Merchant", on_delete=models.PROTECT, related_name="+")
+    # No index of its own: domain_event_merchant_idx (merchant, -id) serves every lookup by merchant.
+    merchant = models.ForeignKey("merchants.Merchant", on_delete=models.PROTECT, related_name="+", db_index=False)
     aggregate_type = models.CharField(max_length=32)
     aggregate_id = models.CharField(max_length=40)
     sequence = models.PositiveIntegerField(help_text="Position in the aggregate's own stream, from 1.")

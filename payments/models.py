@@ -34,7 +34,10 @@ class Payment(FSMModelMixin, models.Model):
     events and ledger postings live in payments.services around them."""
 
     id = models.CharField(primary_key=True, max_length=40, default=new_payment_id, editable=False)
-    merchant = models.ForeignKey("merchants.Merchant", on_delete=models.PROTECT, related_name="payments")
+    # No index of its own: payment_merchant_idx (merchant, -id) serves every lookup by merchant.
+    merchant = models.ForeignKey(
+        "merchants.Merchant", on_delete=models.PROTECT, related_name="payments", db_index=False
+    )
     status = FSMField(default=PaymentStatus.CREATED, choices=PaymentStatus.choices, protected=True)
     amount = models.BigIntegerField()
     currency = models.CharField(max_length=3)
