@@ -16,6 +16,7 @@ Lock order: payment, then discrepancy, then (inside ledger.services.entry_post, 
 accounts. No provider is called inside a transaction: a report is fetched, stored, then read.
 """
 
+import contextlib
 import logging
 import time
 from collections.abc import Iterable, Iterator
@@ -156,13 +157,28 @@ def report_reconcile(*, report_id: int) -> Run:
     return run
 
 
+class _Steps(dict):
+    """Seconds per step of a run, for its log line: where a night's time goes."""
+
+    @contextlib.contextmanager
+    def __call__(self, name: str):
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self[name] = round(self.get(name, 0) + time.perf_counter() - started, 3)
+
+
 def _classify_and_post(report: SettlementReport) -> Run:
     started = time.perf_counter()
+    steps = _Steps()
     try:
         with transaction.atomic():
             run, created = _open_run(report)
             if created:
-                _classify(run, report)
+                _classify(run, report, steps)
+            committing = time.perf_counter()
+        steps["commit"] = round(time.perf_counter() - committing, 3)
     except ReportFormatError as exc:
         _reject(report, str(exc))
         raise ReportRejected(str(exc)) from exc
@@ -178,6 +194,7 @@ def _classify_and_post(report: SettlementReport) -> Run:
                 "business_date": str(run.business_date),
                 "lines": run.line_count,
                 "seconds": round(time.perf_counter() - started, 3),
+                "steps": steps,
             },
         )
     return run
@@ -209,10 +226,10 @@ def _reject(report: SettlementReport, error: str) -> None:
     logger.warning("settlement report rejected", extra={"report_id": report.pk, "error": error})
 
 
-def _classify(run: Run, report: SettlementReport) -> None:
+def _classify(run: Run, report: SettlementReport, steps: _Steps) -> None:
     layout = LAYOUTS[run.provider]
     matching.prepare_session()
-    with storage.open_report(report.sha256) as file:
+    with steps("read and stage"), storage.open_report(report.sha256) as file:
         reader = layout.reader(file)
         if reader.header.business_date != run.business_date:
             raise ReportRejected(
@@ -221,41 +238,47 @@ def _classify(run: Run, report: SettlementReport) -> None:
         line_count = matching.stage(reader)
     totals = reader.totals
     key = layout.match_key
-    matching.resolve_missing_keys(provider=run.provider, key_field=key.line_field)
-    matching.classify(
-        run_id=run.pk,
-        provider=run.provider,
-        currency=run.currency,
-        business_date=run.business_date,
-        key_field=key.line_field,
-        key_source=key.source,
-        fee_bps=settings.PROVIDER_FEE_BPS[run.provider],
-    )
-    matching.refresh_statistics()
-    matching.open_cases(run_id=run.pk, provider=run.provider, currency=run.currency, business_date=run.business_date)
-    paid_late = matching.missing_cases_paid_by(run_id=run.pk)
+    with steps("classify"):
+        matching.resolve_missing_keys(provider=run.provider, key_field=key.line_field)
+        matching.classify(
+            run_id=run.pk,
+            provider=run.provider,
+            currency=run.currency,
+            business_date=run.business_date,
+            key_field=key.line_field,
+            key_source=key.source,
+            fee_bps=settings.PROVIDER_FEE_BPS[run.provider],
+        )
+    with steps("analyze"):
+        matching.refresh_statistics()
+    with steps("cases"):
+        matching.open_cases(
+            run_id=run.pk, provider=run.provider, currency=run.currency, business_date=run.business_date
+        )
+        paid_late = matching.missing_cases_paid_by(run_id=run.pk)
     matching.unstage()  # if the transaction fails instead, its rollback takes the table away
 
-    run.line_count = line_count
-    run.gross_total, run.fee_total, run.net_total = totals.gross, totals.fee, totals.net
-    run.summary = {
-        "lines": matching.line_summary(run_id=run.pk),
-        "cases": matching.case_summary(run_id=run.pk),
-        "paid_late": {"count": len(paid_late), "amount": sum(amount for _, amount in paid_late)},
-    }
-    run.settlement_entry = _post_settlement(run)
-    run.adjustment_entry = _post_adjustment(run, paid_late)
-    run.save()
-    if paid_late:
-        Discrepancy.objects.filter(pk__in=[case_id for case_id, _ in paid_late]).update(
-            status=CaseStatus.RESOLVED,
-            resolution=Resolution.FIXED,
-            resolved_by=AUTOMATIC,
-            resolved_at=Now(),
-            resolution_entry=run.adjustment_entry,
-            note=f"Paid in {run.provider}'s report of {run.business_date}.",
-        )
-    SettlementReport.objects.filter(pk=report.pk).update(status=ReportStatus.RECONCILED)
+    with steps("summary and ledger"):
+        run.line_count = line_count
+        run.gross_total, run.fee_total, run.net_total = totals.gross, totals.fee, totals.net
+        run.summary = {
+            "lines": matching.line_summary(run_id=run.pk),
+            "cases": matching.case_summary(run_id=run.pk),
+            "paid_late": {"count": len(paid_late), "amount": sum(amount for _, amount in paid_late)},
+        }
+        run.settlement_entry = _post_settlement(run)
+        run.adjustment_entry = _post_adjustment(run, paid_late)
+        run.save()
+        if paid_late:
+            Discrepancy.objects.filter(pk__in=[case_id for case_id, _ in paid_late]).update(
+                status=CaseStatus.RESOLVED,
+                resolution=Resolution.FIXED,
+                resolved_by=AUTOMATIC,
+                resolved_at=Now(),
+                resolution_entry=run.adjustment_entry,
+                note=f"Paid in {run.provider}'s report of {run.business_date}.",
+            )
+        SettlementReport.objects.filter(pk=report.pk).update(status=ReportStatus.RECONCILED)
 
 
 def _accounts(run: Run):
