@@ -1,6 +1,8 @@
 from django.db import models
 from django.db.models.functions import Now
 
+from core.fields import EncryptedTextField
+
 
 class IdempotencyKey(models.Model):
     """One row per (merchant, Idempotency-Key). The unique constraint is what claims a key: two
@@ -17,8 +19,9 @@ class IdempotencyKey(models.Model):
     request_fingerprint = models.CharField(max_length=64, help_text="SHA-256 of method, path and body.")
     state = models.CharField(max_length=16, choices=State.choices, default=State.IN_PROGRESS)
     response_status = models.PositiveSmallIntegerField(null=True, blank=True)
-    # The exact bytes of the first answer, so a replay is byte-for-byte the same.
-    response_body = models.TextField(blank=True, default="")
+    # The exact bytes of the first answer, so a replay is byte-for-byte the same. Encrypted: an
+    # answer can carry a secret shown once (a webhook endpoint's signing secret).
+    response_body = EncryptedTextField(blank=True, default="")
     response_content_type = models.CharField(max_length=100, blank=True, default="")
     created_at = models.DateTimeField(db_default=Now())
     locked_at = models.DateTimeField(db_default=Now(), help_text="When the request owning the key started.")

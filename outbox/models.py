@@ -7,6 +7,7 @@ from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Now
 
+from core.fields import EncryptedTextField
 from core.ids import new_id
 from events.models import DomainEvent
 
@@ -44,10 +45,10 @@ class WebhookEndpoint(models.Model):
     event_types = models.JSONField(help_text='Event types sent to this endpoint, or ["*"] for all.')
     status = models.CharField(max_length=16, choices=EndpointStatus.choices, default=EndpointStatus.ENABLED)
     disabled_reason = models.CharField(max_length=16, choices=DisabledReason.choices, blank=True, default="")
-    # Kept in clear: signing needs the key itself (a digest would not do). Never shown after the
-    # answer that created it, never in the admin.
-    secret = models.CharField(max_length=128)
-    previous_secret = models.CharField(max_length=128, blank=True, default="")
+    # Encrypted at rest, not hashed: signing needs the key itself. Never shown after the answer
+    # that created it, never in the admin.
+    secret = EncryptedTextField()
+    previous_secret = EncryptedTextField(blank=True, default="")
     previous_secret_expires_at = models.DateTimeField(null=True, blank=True)
     failing_since = models.DateTimeField(
         null=True, blank=True, help_text="The first failed attempt since the last successful one."
