@@ -24,7 +24,9 @@ earliest sales not already picked by another fault. The faults:
 - `duplicate`: the sale is reported twice;
 - `chargeback`: a chargeback of the whole sale is reported too;
 - `late`: the sale is left out and reported in the next day's report instead;
-- `unknown`: a count of sales the provider reports but nobody made.
+- `unknown`: a count of sales the provider reports but nobody made;
+- `refund_missing`: the refunds of the named sales (or a count of the day's earliest refunds) are
+  left out.
 
 Like the other fault settings, they live in memory and start again from nothing with the sandbox.
 """
@@ -49,7 +51,7 @@ from .web import BadJson, Request, Response
 FEE_BPS = {"cielo": 199, "rede": 185, "getnet": 210}
 ESTABLISHMENT_DIGITS = {"cielo": 10, "rede": 9, "getnet": 15}
 PICKED_FAULTS = ("missing", "late", "amount_mismatch", "fee_mismatch", "duplicate", "chargeback")
-FAULTS = (*PICKED_FAULTS, "unknown")
+FAULTS = (*PICKED_FAULTS, "unknown", "refund_missing")
 TEXT_PLAIN = (("Content-Type", "text/plain; charset=iso-8859-1"),)
 
 # Captures (and authorizations captured at once) and refunds that took effect in [start, end), with
@@ -122,7 +124,7 @@ class SettlementReports:
         lines += [_chargeback(line) for line in sales if line.order_reference in picked["chargeback"]]
         lines += [line for line in late if line.order_reference in _pick(yesterday, late)["late"]]
         lines += [_unknown_sale(provider, day, number) for number in range(today.get("unknown", 0))]
-        lines += debits
+        lines += _without_missing_refunds(today.get("refund_missing", []), debits)
         header = ReportHeader(
             business_date=day,
             payment_date=day + timedelta(days=1),
@@ -222,6 +224,12 @@ def _pick(faults: Mapping[str, Any], sales: list[SettlementLine]) -> dict[str, s
         picked[name] = set(value)
         taken |= picked[name]
     return picked
+
+
+def _without_missing_refunds(fault: int | list[str], refunds: list[SettlementLine]) -> list[SettlementLine]:
+    if isinstance(fault, int):
+        return refunds[fault:]
+    return [line for line in refunds if line.order_reference not in set(fault)]
 
 
 def _amount_fault(provider: str, line: SettlementLine, picked: Mapping[str, set[str]]) -> SettlementLine:
