@@ -290,6 +290,7 @@ class DiscrepancyAdmin(ReadOnlyModelAdmin):
         "amount_display",
         "counter_account",
         "payment",
+        "refund",
         "line_link",
         "resolution",
         "resolved_by",

@@ -19,7 +19,8 @@ once); otherwise it is unknown, as is any other adjustment. A chargeback line is
 payment's dispute of that amount (each dispute once): the dispute's opening already took the amount
 from the merchant and out of the receivable, so the line only confirms it. A chargeback we never
 heard of is a case (`chargeback`): charging the merchant is then an operator's decision.
-A payment is missing when its capture succeeded on the report's day and no line settled it.
+A payment is missing when its capture succeeded on the report's day and no line settled it; a
+refund is missing (`refund_missing`) when it succeeded on the report's day and no line matched it.
 
 On PostgreSQL the lines are staged with COPY; other databases (SQLite under `make run`) insert
 them in batches.
@@ -284,8 +285,9 @@ def line_summary(*, run_id: int) -> dict[str, dict[str, int]]:
 
 
 def open_cases(*, run_id: int, provider: str, currency: str, business_date: date) -> None:
-    """Opens a case for every discrepant line, and for every payment captured that day that no
-    line settled (unless a case says so already)."""
+    """Opens a case for every discrepant line, for every payment captured that day that no line
+    settled, and for every refund that succeeded that day that no line matched (unless a case says
+    so already)."""
     start = datetime.combine(business_date, time.min, tzinfo=UTC)
     params = {
         "run": run_id,
@@ -297,6 +299,7 @@ def open_cases(*, run_id: int, provider: str, currency: str, business_date: date
         "sale": LineKind.SALE.value,
         "late": CaseKind.LATE.value,
         "missing": CaseKind.MISSING.value,
+        "refund_missing": CaseKind.REFUND_MISSING.value,
         "receivable": CounterAccount.RECEIVABLE.value,
         "provider_fees": CounterAccount.PROVIDER_FEES.value,
         "amount_mismatch": CaseKind.AMOUNT_MISMATCH.value,
@@ -314,11 +317,13 @@ def open_cases(*, run_id: int, provider: str, currency: str, business_date: date
             FROM (
                 SELECT l.id AS line_id, l.payment_id, l.kind AS line_kind,
                     CASE
-                        WHEN l.classification IN ({_SETTLING}) AND closed.id IS NOT NULL THEN %(late)s
+                        WHEN l.classification IN ({_SETTLING})
+                         AND (closed.id IS NOT NULL OR closed_refund.id IS NOT NULL) THEN %(late)s
                         WHEN l.classification IN ({_LINE_CASES}) THEN l.classification
                     END AS kind,
                     CASE
-                        WHEN l.classification IN ({_SETTLING}) AND closed.id IS NOT NULL THEN -l.gross
+                        WHEN l.classification IN ({_SETTLING})
+                         AND (closed.id IS NOT NULL OR closed_refund.id IS NOT NULL) THEN -l.gross
                         WHEN l.classification = %(amount_mismatch)s THEN l.expected_gross - l.gross
                         WHEN l.classification = %(fee_mismatch)s THEN l.fee - l.expected_fee
                         ELSE -l.gross
@@ -327,6 +332,10 @@ def open_cases(*, run_id: int, provider: str, currency: str, business_date: date
                 LEFT JOIN reconciliation_discrepancy closed
                   ON closed.payment_id = l.payment_id AND closed.kind = %(missing)s
                  AND closed.resolution IN ({_CLOSED_FOR_GOOD})
+                -- likewise a refund the provider takes back after its `refund_missing` case was closed
+                LEFT JOIN reconciliation_discrepancy closed_refund
+                  ON closed_refund.refund_id = l.refund_id AND closed_refund.kind = %(refund_missing)s
+                 AND closed_refund.resolution IN ({_CLOSED_FOR_GOOD})
                 WHERE l.run_id = %(run)s
             ) c
             WHERE c.kind IS NOT NULL AND c.amount <> 0
@@ -353,20 +362,51 @@ def open_cases(*, run_id: int, provider: str, currency: str, business_date: date
             """,  # noqa: S608
             params,
         )
+        # The provider did not take the refund out of its payout: we received more than we expected.
+        cursor.execute(
+            """
+            INSERT INTO reconciliation_discrepancy (
+                run_id, line_id, payment_id, refund_id, kind, counter_account, amount, currency, status, resolution,
+                resolved_by, note, created_at)
+            SELECT %(run)s, NULL, r.payment_id, r.id, %(refund_missing)s, %(receivable)s, -r.amount, r.currency,
+                %(open)s, '', '', '', CURRENT_TIMESTAMP
+            FROM payments_refund r
+            JOIN payments_payment p ON p.id = r.payment_id
+            JOIN payments_provideroperation o
+              ON o.refund_id = r.id AND o.kind = 'refund' AND o.status = 'succeeded'
+             AND o.completed_at >= %(start)s AND o.completed_at < %(end)s
+            WHERE r.status = 'succeeded' AND r.currency = %(currency)s AND p.provider = %(provider)s
+              AND NOT EXISTS (SELECT 1 FROM reconciliation_line l WHERE l.refund_id = r.id)
+              AND NOT EXISTS (
+                  SELECT 1 FROM reconciliation_discrepancy c WHERE c.refund_id = r.id AND c.kind = %(refund_missing)s)
+            """,
+            params,
+        )
 
 
 def missing_cases_paid_by(*, run_id: int) -> list[tuple[int, int]]:
-    """The open `missing` cases whose payment a line of this run settled: (case id, amount). Few
-    cases are open at a time, so each is looked up in the lines (by the settled-once index)."""
+    """The open `missing` cases whose payment a line of this run settled, and the open
+    `refund_missing` cases whose refund a line of this run matched: (case id, amount). Few cases
+    are open at a time, so each is looked up in the lines (by the settled-once and matched-once
+    indexes)."""
     with connection.cursor() as cursor:
         cursor.execute(
             f"""SELECT c.id, c.amount FROM reconciliation_discrepancy c
-                WHERE c.kind = %s AND c.status = %s AND EXISTS (
-                    SELECT 1 FROM reconciliation_line l
-                    WHERE l.payment_id = c.payment_id AND l.kind = %s AND l.classification IN ({_SETTLING})
-                      AND l.run_id = %s)
+                WHERE c.status = %(open)s AND (
+                    (c.kind = %(missing)s AND EXISTS (
+                        SELECT 1 FROM reconciliation_line l
+                        WHERE l.payment_id = c.payment_id AND l.kind = %(sale)s AND l.classification IN ({_SETTLING})
+                          AND l.run_id = %(run)s))
+                    OR (c.kind = %(refund_missing)s AND EXISTS (
+                        SELECT 1 FROM reconciliation_line l WHERE l.refund_id = c.refund_id AND l.run_id = %(run)s)))
                 ORDER BY c.id""",  # noqa: S608
-            [CaseKind.MISSING.value, CaseStatus.OPEN.value, LineKind.SALE.value, run_id],
+            {
+                "open": CaseStatus.OPEN.value,
+                "missing": CaseKind.MISSING.value,
+                "refund_missing": CaseKind.REFUND_MISSING.value,
+                "sale": LineKind.SALE.value,
+                "run": run_id,
+            },
         )
         return [(case_id, int(amount)) for case_id, amount in cursor.fetchall()]
 

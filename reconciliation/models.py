@@ -202,6 +202,7 @@ class CaseKind(models.TextChoices):
     ALREADY_SETTLED = "already_settled", "already settled"
     CHARGEBACK = "chargeback"
     LATE = "late", "paid after it was written off"
+    REFUND_MISSING = "refund_missing", "refund missing in the report"
 
 
 class CounterAccount(models.TextChoices):
@@ -229,6 +230,8 @@ class Discrepancy(models.Model):
     run = models.ForeignKey(Run, on_delete=models.PROTECT, related_name="discrepancies")
     line = models.OneToOneField(Line, on_delete=models.PROTECT, null=True, blank=True, related_name="discrepancy")
     payment = models.ForeignKey("payments.Payment", on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    # A `refund_missing` case's refund: no line names it, so the case does.
+    refund = models.ForeignKey("payments.Refund", on_delete=models.PROTECT, null=True, blank=True, related_name="+")
     kind = models.CharField(max_length=16, choices=CaseKind.choices)
     counter_account = models.CharField(max_length=16, choices=CounterAccount.choices)
     amount = models.BigIntegerField(help_text="Held in suspense; positive: we received less than expected.")
@@ -255,6 +258,10 @@ class Discrepancy(models.Model):
             # A payment is missing from one report at most: the report of the day it was captured.
             models.UniqueConstraint(
                 fields=["payment"], condition=Q(kind=CaseKind.MISSING), name="recon_payment_missing_once"
+            ),
+            # Likewise a refund: from the report of the day it succeeded.
+            models.UniqueConstraint(
+                fields=["refund"], condition=Q(kind=CaseKind.REFUND_MISSING), name="recon_refund_missing_once"
             ),
         ]
         indexes = [models.Index(fields=["status", "kind"], name="recon_case_status_idx")]

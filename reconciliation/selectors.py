@@ -42,7 +42,8 @@ def database_yesterday() -> date:
 
 def run_result_rows(*, run: Run) -> Iterator[tuple]:
     """Every line of the run with its classification and case, then every payment the report
-    should have paid and did not, as CSV_COLUMNS; streamed from the database."""
+    should have paid and every refund it should have deducted and did not, as CSV_COLUMNS;
+    streamed from the database."""
     lines = (
         Line.objects.filter(run=run)
         .order_by("line_no")
@@ -79,7 +80,7 @@ def run_result_rows(*, run: Run) -> Iterator[tuple]:
             *("", "", "", "", ""),
             *("", "", "", "", ""),
             case.payment_id,
-            "",
+            case.refund_id or "",
             case.pk,
             case.kind,
             case.amount,

@@ -442,6 +442,15 @@ def _resolution_account(case: Discrepancy, resolution: Resolution, payment):
         return platform_account_get_or_create(code=code, currency=currency)
     if case.kind == CaseKind.FEE_MISMATCH:
         return platform_account_get_or_create(code=chart.PLATFORM_PROVIDER_FEES, currency=currency)
+    late_refund = case.kind == CaseKind.LATE and case.line is not None and case.line.refund_id is not None
+    if case.kind == CaseKind.REFUND_MISSING or late_refund:
+        # The merchant paid for the refund when it succeeded (refund.succeeded): crediting them now
+        # would give them the cardholder's money; charging them, for a late deduction, charges twice.
+        raise ResolutionNotAllowed(
+            f"Discrepancy #{case.pk} ({case.get_kind_display()}) is about a refund the cardholder already "
+            "received and the merchant already paid for: the provider's figure is not the merchant's to bear. "
+            "Mark it fixed (the provider deducts it later) or write it off."
+        )
     if case.kind not in ACCEPTABLE or payment is None:
         raise ResolutionNotAllowed(
             f"Discrepancy #{case.pk} ({case.get_kind_display()}) has no merchant to take the provider's figure: "
