@@ -330,7 +330,7 @@ def open_cases(*, run_id: int, provider: str, currency: str, business_date: date
                     END AS amount
                 FROM reconciliation_line l
                 LEFT JOIN reconciliation_discrepancy closed
-                  ON closed.payment_id = l.payment_id AND closed.kind = %(missing)s
+                  ON l.kind = %(sale)s AND closed.payment_id = l.payment_id AND closed.kind = %(missing)s
                  AND closed.resolution IN ({_CLOSED_FOR_GOOD})
                 -- likewise a refund the provider takes back after its `refund_missing` case was closed
                 LEFT JOIN reconciliation_discrepancy closed_refund

@@ -276,7 +276,7 @@ def _classify(run: Run, report: SettlementReport, steps: _Steps) -> None:
                 resolved_by=AUTOMATIC,
                 resolved_at=Now(),
                 resolution_entry=run.adjustment_entry,
-                note=f"Paid in {run.provider}'s report of {run.business_date}.",
+                note=f"Found in {run.provider}'s report of {run.business_date}.",
             )
         SettlementReport.objects.filter(pk=report.pk).update(status=ReportStatus.RECONCILED)
 

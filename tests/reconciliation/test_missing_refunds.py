@@ -254,3 +254,23 @@ def test_a_refund_deducted_after_it_was_written_off_is_a_new_case(left_out_refun
     assert receivable("getnet") == 0
     assert balance(chart.PLATFORM_SUSPENSE) == open_cases_total()
     assert verify() == []
+
+
+def test_a_refund_deducted_after_its_sales_missing_case_was_closed_is_no_late_sale(
+    traffic, settlement_faults, today, tomorrow
+):
+    """`late` is for a sale paid after its `missing` case was closed: the refund lines of that
+    payment are refunds, matched as such."""
+    pay = traffic("getnet")
+    payment = pay.captured(10_000)
+    settlement_faults.set("getnet", today, missing=[payment["id"]])
+    reconcile("getnet", today)
+    resolve(Discrepancy.objects.get(payment_id=payment["id"], kind=CaseKind.MISSING), Resolution.WRITTEN_OFF)
+    pay.refunded(payment, 1_000)
+
+    run = deducted_later(payment, 1_000, tomorrow)
+
+    assert classes_of(run, payment) == [("refund", "matched")]
+    assert cases_of(payment) == [("missing", 10_000, "resolved")]
+    assert balance(chart.PLATFORM_SUSPENSE) == open_cases_total()
+    assert verify() == []
