@@ -42,7 +42,6 @@ from .port import Outcome, ProviderResult
 
 logger = logging.getLogger(__name__)
 
-KEY_PREFIX = "providers:circuit:"
 # A breaker asks Redis on every provider call: a Redis that hangs or is down must not hold up
 # payments. One quick retry (a pooled connection may have been closed by a Redis restart), no
 # backoff: redis-py's default would retry for seconds.
@@ -191,13 +190,14 @@ class CircuitStore(Protocol):
 
 
 class RedisCircuitStore:
-    def __init__(self, client: redis.Redis):
+    def __init__(self, client: redis.Redis, *, key_prefix: str | None = None):
         self._client = client
+        self._prefix = settings.PROVIDER_CIRCUIT_KEY_PREFIX if key_prefix is None else key_prefix
         self._allow = client.register_script(_ALLOW)
         self._record = client.register_script(_RECORD)
 
     @classmethod
-    def from_url(cls, url: str) -> "RedisCircuitStore":
+    def from_url(cls, url: str, *, key_prefix: str | None = None) -> "RedisCircuitStore":
         return cls(
             redis.Redis.from_url(
                 url,
@@ -205,11 +205,12 @@ class RedisCircuitStore:
                 socket_timeout=REDIS_TIMEOUT_SECONDS,
                 socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
                 retry=REDIS_RETRY,
-            )
+            ),
+            key_prefix=key_prefix,
         )
 
     def allow(self, provider: str, *, now: int, cooldown: int, trial_until: int) -> str:
-        return self._allow(keys=[KEY_PREFIX + provider], args=[now, cooldown, trial_until])
+        return self._allow(keys=[self._prefix + provider], args=[now, cooldown, trial_until])
 
     def record(self, provider: str, *, now: int, trial: bool, failed: bool, failure: str, config: CircuitConfig) -> str:
         args = [
@@ -222,14 +223,14 @@ class RedisCircuitStore:
             config.minimum_calls,
             repr(float(config.failure_rate)),
         ]
-        return self._record(keys=[KEY_PREFIX + provider], args=args)
+        return self._record(keys=[self._prefix + provider], args=args)
 
     def read(self, provider: str) -> dict[str, str]:
-        return self._client.hgetall(KEY_PREFIX + provider)
+        return self._client.hgetall(self._prefix + provider)
 
     def reset(self, *providers: str) -> None:
         if providers:
-            self._client.delete(*(KEY_PREFIX + provider for provider in providers))
+            self._client.delete(*(self._prefix + provider for provider in providers))
 
 
 class LocalCircuitStore:
@@ -296,17 +297,17 @@ class LocalCircuitStore:
                 self._hashes.pop(provider, None)
 
 
-_stores: dict[str, CircuitStore] = {}
+_stores: dict[tuple[str, str], CircuitStore] = {}
 _stores_lock = threading.Lock()
 
 
 def circuit_store() -> CircuitStore:
     """This process's store: Redis at REDIS_URL, shared by every process; else process memory."""
-    url = settings.REDIS_URL
+    url, prefix = settings.REDIS_URL, settings.PROVIDER_CIRCUIT_KEY_PREFIX
     with _stores_lock:
-        if url not in _stores:
-            _stores[url] = RedisCircuitStore.from_url(url) if url else LocalCircuitStore()
-        return _stores[url]
+        if (url, prefix) not in _stores:
+            _stores[url, prefix] = RedisCircuitStore.from_url(url, key_prefix=prefix) if url else LocalCircuitStore()
+        return _stores[url, prefix]
 
 
 # --- the breaker ----------------------------------------------------------------------------------

@@ -256,6 +256,8 @@ PROVIDER_RETRY = {
 }
 # One circuit breaker per provider, its state in Redis (REDIS_URL) shared by every process
 # (providers/circuits.py).
+# Where the breakers live in Redis (a deployment sharing one Redis with another can set its own).
+PROVIDER_CIRCUIT_KEY_PREFIX = env.str("PROVIDER_CIRCUIT_KEY_PREFIX", default="providers:circuit:")
 PROVIDER_CIRCUIT_BREAKER = {
     "failure_threshold": env.int("PROVIDER_CIRCUIT_FAILURE_THRESHOLD", default=5),
     "failure_rate": env.float("PROVIDER_CIRCUIT_FAILURE_RATE", default=0.5),
