@@ -157,6 +157,9 @@ class WebhookAttempt(models.Model):
     response_excerpt = models.CharField(max_length=RESPONSE_EXCERPT_MAX_CHARS, blank=True, default="")
     error = models.CharField(max_length=500, blank=True, default="")
 
+    class Meta:
+        indexes = [models.Index(fields=["attempted_at"], name="webhook_attempt_time_idx")]  # for the purge
+
     def __str__(self) -> str:
         return f"{self.delivery_id} at {self.attempted_at:%Y-%m-%d %H:%M:%S}"
 

@@ -4,7 +4,7 @@ from celery import shared_task
 
 from core import context
 
-from . import dispatch, relay
+from . import dispatch, relay, retention
 
 
 @shared_task
@@ -20,3 +20,8 @@ def relay_events() -> int:
 def deliver_webhooks() -> int:
     with context.bound(correlation="webhook-dispatch"):
         return dispatch.deliveries_dispatch()
+
+
+@shared_task
+def purge_old_webhook_attempts() -> int:
+    return retention.attempts_purge()

@@ -150,6 +150,10 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 1.0,
         "options": {"expire_seconds": 10},
     },
+    "outbox-purge-old-webhook-attempts": {
+        "task": "outbox.tasks.purge_old_webhook_attempts",
+        "schedule": 3600.0,
+    },
     "outbox-deliver-webhooks": {
         "task": "outbox.tasks.deliver_webhooks",
         "schedule": 5.0,
@@ -288,6 +292,7 @@ WEBHOOK_TIMEOUT_SECONDS = env.float("WEBHOOK_TIMEOUT_SECONDS", default=15.0)
 WEBHOOK_DISPATCH_BATCH_SIZE = env.int("WEBHOOK_DISPATCH_BATCH_SIZE", default=20)
 WEBHOOK_DISPATCH_MAX_SECONDS = env.float("WEBHOOK_DISPATCH_MAX_SECONDS", default=30.0)
 WEBHOOK_MAX_ENDPOINTS_PER_MERCHANT = env.int("WEBHOOK_MAX_ENDPOINTS_PER_MERCHANT", default=16)
+WEBHOOK_ATTEMPTS_KEPT_DAYS = env.int("WEBHOOK_ATTEMPTS_KEPT_DAYS", default=30)
 # Whether endpoints may be http:// or resolve to loopback, private or link-local addresses
 # (outbox/targets.py). Unset, it follows DEBUG: allowed for `make run`, refused in production.
 WEBHOOK_ALLOW_PRIVATE_TARGETS = env.bool("WEBHOOK_ALLOW_PRIVATE_TARGETS", default=None)
