@@ -182,13 +182,11 @@ def payment_authorize(*, merchant_id: str, payment_id: str) -> Payment:
 def _authorize_with_providers(operation: ProviderOperation, *, fallbacks: list[str]) -> ProviderOperation:
     for next_provider in [*fallbacks, None]:
         result = _call_provider(operation)
-        never_arrived = result.outcome == Outcome.UNKNOWN and not result.reached_provider
-        if never_arrived and next_provider:
+        if _never_arrived(result) and next_provider:
             operation = _fall_back(operation=operation, result=result, next_provider=next_provider)
             continue
-        if never_arrived:  # no provider left, and none saw the request: a definite failure
-            result = replace(result, outcome=Outcome.NOT_FOUND)
-        return operation_apply_result(operation=operation, result=result)
+        # No provider left: if none saw the request, it failed for certain.
+        return operation_apply_result(operation=operation, result=_definite_if_never_arrived(result))
     raise AssertionError("unreachable: the last candidate always applies its result")
 
 
@@ -337,12 +335,19 @@ def _open_operation(payment: Payment, *, kind: str, amount: int, refund: Refund 
 
 
 def _call_and_apply(operation: ProviderOperation) -> tuple[ProviderOperation, ProviderResult]:
-    result = _call_provider(operation)
-    if result.outcome == Outcome.UNKNOWN and not result.reached_provider:
-        # Nothing was sent (circuit open, connection refused): a definite failure that the caller
-        # may retry at once, not an unknown outcome to poll for.
-        result = replace(result, outcome=Outcome.NOT_FOUND)
+    result = _definite_if_never_arrived(_call_provider(operation))
     return operation_apply_result(operation=operation, result=result), result
+
+
+def _never_arrived(result: ProviderResult) -> bool:
+    """Nothing was sent (circuit open, connection refused): no provider saw the request."""
+    return result.outcome == Outcome.UNKNOWN and not result.reached_provider
+
+
+def _definite_if_never_arrived(result: ProviderResult) -> ProviderResult:
+    """A request no provider saw failed for certain (the caller may retry it at once): it is
+    not an unknown outcome to poll for."""
+    return replace(result, outcome=Outcome.NOT_FOUND) if _never_arrived(result) else result
 
 
 def _raise_if_failed(operation: ProviderOperation, result: ProviderResult, *, what: str) -> None:
