@@ -2,7 +2,8 @@
 every delivery, so a digest (as for API keys) will not do.
 
 Fernet (AES-128-CBC with HMAC-SHA256, from `cryptography`), through MultiFernet so keys can be
-rotated: the first key encrypts, every key decrypts. The keys are FIELD_ENCRYPTION_KEYS when set;
+rotated: the first key encrypts, every key decrypts (`manage.py reencrypt_secrets` then rewrites
+what the old key encrypted). The keys are FIELD_ENCRYPTION_KEYS when set;
 otherwise they are derived (HKDF-SHA256) from SECRET_KEY and then SECRET_KEY_FALLBACKS, so
 rotating SECRET_KEY the Django way (the old one kept as a fallback) keeps old values readable.
 """
@@ -31,11 +32,6 @@ def decrypt(token: str) -> str:
             "A stored secret cannot be decrypted with the configured keys: FIELD_ENCRYPTION_KEYS "
             "(or SECRET_KEY and SECRET_KEY_FALLBACKS) lost the key it was encrypted with."
         ) from None
-
-
-def rotate(token: str) -> str:
-    """The same secret, encrypted with the current first key."""
-    return _fernet(_keys()).rotate(token.encode("ascii")).decode("ascii")
 
 
 def _keys() -> tuple[bytes, ...]:

@@ -1,6 +1,8 @@
 """Secrets we must read back (webhook signing secrets, and stored idempotent answers, which can
 carry one) are encrypted in the database: a dump or a read-only SQL session does not reveal them."""
 
+import io
+
 import pytest
 from cryptography.fernet import Fernet
 from django.core.exceptions import ImproperlyConfigured
@@ -10,6 +12,7 @@ from django.db import connection
 from core import checks, crypto
 from core.models import IdempotencyKey
 from outbox.models import WebhookEndpoint
+from outbox.services import endpoint_create
 from tests.payments.helpers import new_key, post
 
 
@@ -61,17 +64,20 @@ def test_secrets_stay_readable_when_secret_key_is_rotated_with_a_fallback(settin
         crypto.decrypt(token)
 
 
-def test_field_encryption_keys_rotate_the_first_key_encrypts(settings):
+@pytest.mark.django_db
+def test_field_encryption_keys_rotate_the_first_key_encrypts(merchant, settings):
     old, new = Fernet.generate_key().decode(), Fernet.generate_key().decode()
     settings.FIELD_ENCRYPTION_KEYS = [old]
+    settings.WEBHOOK_ALLOW_PRIVATE_TARGETS = True
+    endpoint, secret = endpoint_create(merchant_id=merchant.id, url="http://127.0.0.1:9/in", event_types=["*"])
     token = crypto.encrypt("whsec_abc")
 
     settings.FIELD_ENCRYPTION_KEYS = [new, old]
     assert crypto.decrypt(token) == "whsec_abc"
-    rotated = crypto.rotate(token)
+    call_command("reencrypt_secrets", stdout=io.StringIO())
 
     settings.FIELD_ENCRYPTION_KEYS = [new]
-    assert crypto.decrypt(rotated) == "whsec_abc"
+    assert WebhookEndpoint.objects.get(pk=endpoint.pk).secret == secret
     with pytest.raises(ImproperlyConfigured):
         crypto.decrypt(token)
 
