@@ -1,7 +1,7 @@
 import pytest
 from rest_framework.test import APIClient
 
-pytest_plugins = ["tests.fixtures.sandbox"]
+pytest_plugins = ["tests.fixtures.sandbox", "tests.fixtures.gunicorn_server"]
 
 
 @pytest.fixture
