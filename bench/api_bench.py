@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
+from production_env import production_secrets
 
 ROOT = Path(__file__).resolve().parent.parent
 PY = sys.executable
@@ -42,8 +43,8 @@ def run(cmd: list[str], **kwargs) -> subprocess.CompletedProcess:
 def bench_env() -> dict:
     return {
         **os.environ,
+        **production_secrets(),
         "DJANGO_SETTINGS_MODULE": "config.settings.production",
-        "SECRET_KEY": "bench-" + uuid.uuid4().hex * 2,
         "SECURE_SSL_REDIRECT": "false",
         "ALLOWED_HOSTS": "127.0.0.1,localhost",
         "DATABASE_URL": f"{PG}/{DB_NAME}",

@@ -42,6 +42,8 @@ import psycopg
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from production_env import production_secrets  # noqa: E402
+
 from providers.settlement import LAYOUTS, LineKind, ReportHeader, SettlementLine  # noqa: E402
 
 PY = sys.executable
@@ -146,8 +148,8 @@ def server():
 def bench_env(pg: str, reports: Path) -> dict:
     return {
         **os.environ,
+        **production_secrets(),
         "DJANGO_SETTINGS_MODULE": "config.settings.production",
-        "SECRET_KEY": "bench-" + uuid.uuid4().hex * 2,
         "DATABASE_URL": f"{pg}/{DB_NAME}",
         "RECONCILIATION_REPORTS_DIR": str(reports),
         "LOG_LEVEL": "INFO",

@@ -5,3 +5,12 @@ from django.core.wsgi import get_wsgi_application
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.production")
 
 application = get_wsgi_application()
+
+from core.startup import refuse_to_start_on_check_errors  # noqa: E402 (needs Django set up)
+
+refuse_to_start_on_check_errors()
+
+from core.edge import read_chunked_bodies  # noqa: E402 (needs Django set up)
+
+# Chunked bodies are read, with their length, before Django sees them.
+application = read_chunked_bodies(application)

@@ -8,5 +8,8 @@ class CoreConfig(AppConfig):
 
     def ready(self) -> None:
         from . import checks as core_checks
+        from . import throttling
 
+        checks.register(throttling.rate_settings)
         checks.register(core_checks.encryption_keys)
+        checks.register(core_checks.production_defaults_refused)

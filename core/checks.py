@@ -23,3 +23,31 @@ def encryption_keys(app_configs: Any = None, **kwargs: Any) -> list[checks.Check
                 )
             )
     return messages
+
+
+def production_defaults_refused(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """Where public defaults are refused (production), the settings that would otherwise fall back
+    to something guessable or open are errors, and the process does not start (core.startup)."""
+    if not settings.REFUSE_PUBLIC_DEFAULTS:
+        return []
+    messages: list[checks.CheckMessage] = []
+    if not settings.FIELD_ENCRYPTION_KEYS:
+        messages.append(
+            checks.Error(
+                "FIELD_ENCRYPTION_KEYS is not set: stored secrets would be encrypted with a key derived "
+                "from SECRET_KEY, so one leaked value would expose both",
+                hint='Set it to a Fernet key of its own: python -c "from cryptography.fernet import Fernet; '
+                'print(Fernet.generate_key().decode())"',
+                id="core.E002",
+            )
+        )
+    if "*" in settings.ALLOWED_HOSTS:
+        messages.append(
+            checks.Error(
+                "ALLOWED_HOSTS contains '*': any Host header would be trusted (password-reset links, "
+                "absolute URLs, cache poisoning)",
+                hint="List the host names the service answers to.",
+                id="core.E003",
+            )
+        )
+    return messages

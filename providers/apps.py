@@ -12,4 +12,5 @@ class ProvidersConfig(AppConfig):
 
         django_checks.register(checks.provider_settings)
         django_checks.register(checks.breakers_shared, deploy=True)
-        django_checks.register(checks.provider_secrets_set, deploy=True)
+        django_checks.register(checks.provider_credentials_not_public)
+        django_checks.register(checks.provider_credentials_set, deploy=True)

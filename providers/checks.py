@@ -10,6 +10,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from . import routing
 from .circuits import CircuitConfig
+from .credentials import CREDENTIAL_SETTINGS, SANDBOX_DEFAULT_PREFIX
 from .registry import PROVIDER_NAMES
 from .resilience import RetryPolicy
 
@@ -62,34 +63,39 @@ def _trial_lease_covers_a_call(providers: dict[str, dict[str, Any]]) -> list[che
     ]
 
 
-# The secrets each provider's settings carry, and the environment variable that sets each one.
-SECRET_SETTINGS = {
-    "cielo": {"merchant_key": "CIELO_MERCHANT_KEY", "webhook_secret": "CIELO_WEBHOOK_SECRET"},
-    "rede": {"token": "REDE_TOKEN", "webhook_secret": "REDE_WEBHOOK_SECRET"},
-    "getnet": {"client_secret": "GETNET_CLIENT_SECRET", "webhook_secret": "GETNET_WEBHOOK_SECRET"},
-}
-SANDBOX_DEFAULT_PREFIX = "sandbox-"  # every default in config/settings/base.py starts so
-
-
-def provider_secrets_set(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
-    """`check --deploy`: a provider secret left at its sandbox default is public (it is in this
-    repository), so anyone could sign notifications that we would accept as the provider's."""
-    left = [
+def credentials_left_at_sandbox_defaults() -> list[str]:
+    """The variables whose value is still a public sandbox default. The defaults are in this
+    repository, so anyone could sign notifications with them that we would take for the provider's."""
+    return [
         variable
-        for name, secrets in SECRET_SETTINGS.items()
-        for key, variable in secrets.items()
+        for name, credentials in CREDENTIAL_SETTINGS.items()
+        for key, variable in credentials.items()
         if str(settings.PROVIDERS.get(name, {}).get(key, "")).startswith(SANDBOX_DEFAULT_PREFIX)
     ]
-    if not left:
+
+
+def provider_credentials_not_public(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """Where public defaults are refused (production), a sandbox credential is an error and the
+    process does not start (core.startup)."""
+    left = credentials_left_at_sandbox_defaults()
+    if not left or not settings.REFUSE_PUBLIC_DEFAULTS:
         return []
-    return [
-        checks.Warning(
-            f"Provider secrets left at their sandbox defaults: {', '.join(left)}",
-            hint="Set them to the credentials and webhook secrets each provider gave you; "
-            "the defaults are public and only fit the sandbox.",
-            id="providers.W003",
-        )
-    ]
+    return [checks.Error(_left_message(left), hint=_LEFT_HINT, id="providers.E008")]
+
+
+def provider_credentials_set(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """`check --deploy` elsewhere (a staging copy of the settings, say): a warning."""
+    left = credentials_left_at_sandbox_defaults()
+    if not left or settings.REFUSE_PUBLIC_DEFAULTS:
+        return []
+    return [checks.Warning(_left_message(left), hint=_LEFT_HINT, id="providers.W003")]
+
+
+def _left_message(left: list[str]) -> str:
+    return f"Provider credentials left at their public sandbox defaults: {', '.join(left)}"
+
+
+_LEFT_HINT = "Set them to the credentials and webhook secrets each provider gave you."
 
 
 def breakers_shared(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:

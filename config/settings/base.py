@@ -17,6 +17,9 @@ SECRET_KEY_FALLBACKS = env.list("SECRET_KEY_FALLBACKS", default=[])
 # SECRET_KEY (and SECRET_KEY_FALLBACKS).
 FIELD_ENCRYPTION_KEYS = env.list("FIELD_ENCRYPTION_KEYS", default=[])
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
+# Production sets this: then a public default (a provider's sandbox credential, no encryption key
+# of its own, ALLOWED_HOSTS = *) is a system check error and no process starts (core.startup).
+REFUSE_PUBLIC_DEFAULTS = False
 
 INSTALLED_APPS = [
     "django.contrib.admin",

@@ -6,6 +6,7 @@ from .base import *  # noqa: F403
 from .base import MIDDLEWARE, env
 
 DEBUG = False
+REFUSE_PUBLIC_DEFAULTS = True
 SECRET_KEY = env.str("SECRET_KEY", default="")
 if len(SECRET_KEY) < 50 or SECRET_KEY.startswith(("django-insecure", "local-only", "change-me")):
     raise ImproperlyConfigured("SECRET_KEY must be set to a random value of at least 50 characters.")
