@@ -15,6 +15,12 @@ PROVIDER_CALLS = Histogram(
     ["provider", "operation", "outcome"],
     buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
+RATE_LIMITED_REQUESTS = Counter(
+    "rate_limited_requests_total", "Requests refused with 429 by the rate limiter", ["scope"]
+)
+RATE_LIMITER_FAIL_OPEN = Counter(
+    "rate_limiter_fail_open_total", "Requests let through unlimited because the rate limiter's cache failed", ["scope"]
+)
 
 
 # Collectors that read their figures at scrape time (from the database, say) rather than from

@@ -16,7 +16,7 @@ class ApiKeyInline(admin.TabularInline):
 
 @admin.register(Merchant)
 class MerchantAdmin(admin.ModelAdmin):
-    list_display = ("id", "name", "is_active", "created_at")
+    list_display = ("id", "name", "is_active", "rate_limit", "created_at")
     search_fields = ("id", "name")
     readonly_fields = ("id", "created_at")
     inlines = [ApiKeyInline]

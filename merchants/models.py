@@ -2,6 +2,7 @@ from django.db import models
 from django.db.models.functions import Now
 
 from core.ids import new_merchant_id
+from core.throttling import RATE_FORMAT_HELP, validate_rate
 
 
 class Merchant(models.Model):
@@ -9,6 +10,14 @@ class Merchant(models.Model):
     name = models.CharField(max_length=200)
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(db_default=Now(), editable=False)
+    rate_limit = models.CharField(
+        max_length=20,
+        blank=True,
+        default="",
+        validators=[validate_rate],
+        help_text=f"API requests allowed per API key of this merchant. {RATE_FORMAT_HELP} "
+        "Blank: the default (RATE_LIMIT_API).",
+    )
 
     # The authenticated principal of an API request is a merchant (DRF's IsAuthenticated asks).
     is_authenticated = True

@@ -14,6 +14,7 @@ from .models import Verdict
 class ProviderNotificationView(APIView):
     authentication_classes = ()
     permission_classes = (AllowAny,)
+    throttle_scope = "provider_webhooks"  # per client address, RATE_LIMIT_PROVIDER_WEBHOOKS
 
     @extend_schema(exclude=True)
     def post(self, request, provider: str):

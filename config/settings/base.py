@@ -87,9 +87,28 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # --- Cache (circuit breakers, rate state); Redis when configured ------------------------------
 REDIS_URL = env.str("REDIS_URL", default="")
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            # Every API request asks the cache (rate limits): a Redis that hangs must cost a request
+            # half a second, then the limiter fails open, rather than hold the worker.
+            "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
+        }
+    }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+# --- Rate limits (core/throttling.py, docs/security.md) -------------------------------------------
+# `<count>/<period>`, the period s, m, h or d, or a multiple of one (300/5m); fixed windows counted
+# in the cache above. Per API key; a merchant's own `rate_limit` (admin) replaces RATE_LIMIT_API.
+RATE_LIMIT_API = env.str("RATE_LIMIT_API", default="100/s")
+# Per client address (REMOTE_ADDR; IPv6 per /64): requests without a valid API key, 401s included,
+RATE_LIMIT_ANONYMOUS = env.str("RATE_LIMIT_ANONYMOUS", default="60/m")
+# ... and the providers' notifications (POST /webhooks/providers/...).
+RATE_LIMIT_PROVIDER_WEBHOOKS = env.str("RATE_LIMIT_PROVIDER_WEBHOOKS", default="50/s")
+# django-ratelimit's own fail-open would be silent: core/throttling.py fails open itself, and counts it.
+RATELIMIT_FAIL_OPEN = False
 
 # --- Celery -----------------------------------------------------------------------------------
 # Broker: CELERY_BROKER_URL, else REDIS_URL, else a file-based broker under var/ (no server needed).
@@ -183,6 +202,7 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": None,
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
+    "DEFAULT_THROTTLE_CLASSES": ["core.throttling.RateLimitThrottle"],
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "payments_core API",

@@ -9,6 +9,7 @@ from django.http import Http404
 from rest_framework import exceptions as drf
 
 from core.errors import ApplicationError
+from core.throttling import throttle_failed_authentication
 
 from .problems import problem_response
 
@@ -63,6 +64,8 @@ def problem_exception_handler(exc, context):
         exc = drf.PermissionDenied()
     if isinstance(exc, SuspiciousOperation):
         return problem_response(status=400, code="bad_request", title="Bad request", detail="The request was refused")
+    if isinstance(exc, drf.NotAuthenticated | drf.AuthenticationFailed):
+        exc = throttle_failed_authentication(context) or exc
     if isinstance(exc, drf.APIException):
         status, code, title = _DRF_CODES.get(type(exc), (exc.status_code, "error", "Error"))
         headers = {}
