@@ -1,5 +1,6 @@
 """Settings shared by every environment. Everything configurable comes from the environment."""
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -31,6 +32,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "django_celery_beat",
+    "axes",
     "core",
     "merchants",
     "events",
@@ -109,6 +111,29 @@ RATE_LIMIT_ANONYMOUS = env.str("RATE_LIMIT_ANONYMOUS", default="60/m")
 RATE_LIMIT_PROVIDER_WEBHOOKS = env.str("RATE_LIMIT_PROVIDER_WEBHOOKS", default="50/s")
 # django-ratelimit's own fail-open would be silent: core/throttling.py fails open itself, and counts it.
 RATELIMIT_FAIL_OPEN = False
+
+# --- Login lockout (django-axes) ----------------------------------------------------------------
+# Every login through django.contrib.auth (the admin's, so every staff login) is watched. After
+# AXES_FAILURE_LIMIT failures of one username from one address, that username is locked out for
+# that address for AXES_COOLOFF_MINUTES (a failure while locked starts the cool-off again); a
+# success before that clears the count. Username *and* address: someone elsewhere cannot lock an
+# operator out by mistyping her username on purpose. AXES_LOCKOUT_PARAMETERS chooses otherwise:
+# alternatives separated by commas, a combination joined by "+" ("username" locks a username
+# wherever the failures come from). Operators see attempts in the admin (Axes) and unlock by
+# deleting the access attempt (permission axes.delete_accessattempt), or `manage.py axes_reset_username`.
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=30))
+AXES_LOCKOUT_PARAMETERS = [
+    combination.split("+") for combination in env.list("AXES_LOCKOUT_PARAMETERS", default=["username+ip_address"])
+]
+AXES_RESET_ON_SUCCESS = True
+AXES_ENABLE_ACCESS_FAILURE_LOG = True
+AXES_LOCKOUT_TEMPLATE = "admin/locked_out.html"
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # first: refuses a locked-out login before any password check
+    "django.contrib.auth.backends.ModelBackend",
+]
+MIDDLEWARE.append("axes.middleware.AxesMiddleware")  # last, as axes requires: it answers the lockout page
 
 # --- Celery -----------------------------------------------------------------------------------
 # Broker: CELERY_BROKER_URL, else REDIS_URL, else a file-based broker under var/ (no server needed).
