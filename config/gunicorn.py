@@ -14,3 +14,29 @@ graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "30"))
 accesslog = None  # the application logs every request itself, with its correlation id
 errorlog = "-"
 loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "warning")
+
+# Request line and header limits: Django answers requests past REQUEST_LINE_MAX_BYTES,
+# REQUEST_HEADERS_MAX_BYTES and REQUEST_HEADERS_MAX_FIELDS with a problem (core.edge); these,
+# derived from the same variables and higher, only stop what could never reach it.
+from core.http_limits import request_limits  # noqa: E402 (gunicorn puts the project on sys.path)
+
+_limits = request_limits().gunicorn()
+limit_request_line = _limits["limit_request_line"]
+limit_request_field_size = _limits["limit_request_field_size"]
+limit_request_fields = _limits["limit_request_fields"]
+
+
+# gunicorn has no setting for the `Server: gunicorn` header it adds to every answer, and the
+# answers should not name the server: drop it where gunicorn writes its default headers.
+def _drop_server_header() -> None:
+    from gunicorn.http import wsgi
+
+    default_headers = wsgi.Response.default_headers
+
+    def without_server(self):
+        return [header for header in default_headers(self) if not header.lower().startswith("server:")]
+
+    wsgi.Response.default_headers = without_server
+
+
+_drop_server_header()

@@ -1,14 +1,16 @@
 """Operational endpoints (health, metrics) and the problem+json pages Django serves when a
 request never reaches a DRF view (unknown URL, crash in middleware)."""
 
-import json
+import hmac
 import logging
 
+from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
 from django.http import HttpResponse, JsonResponse
 from django.views.decorators.http import require_GET
 
+from .api.problems import problem_http_response
 from .metrics import render_metrics
 
 logger = logging.getLogger(__name__)
@@ -54,20 +56,33 @@ def _check_broker() -> None:
 
 @require_GET
 def metrics(request):
+    refusal = _refuse_metrics(request)
+    if refusal:
+        return refusal
     body, content_type = render_metrics()
     return HttpResponse(body, content_type=content_type)
 
 
+def _refuse_metrics(request) -> HttpResponse | None:
+    """/metrics needs `Authorization: Bearer <METRICS_TOKEN>`. Without a token configured it is
+    open only where METRICS_ALLOW_WITHOUT_TOKEN (local, tests); production answers 404."""
+    token = settings.METRICS_TOKEN
+    if not token:
+        return None if settings.METRICS_ALLOW_WITHOUT_TOKEN else problem_404(request)
+    scheme, _, supplied = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and hmac.compare_digest(supplied.strip().encode(), token.encode()):
+        return None
+    return problem_http_response(
+        status=401,
+        code="authentication_required",
+        title="Authentication required",
+        detail="Send the metrics token as `Authorization: Bearer <token>`.",
+        headers={"WWW-Authenticate": 'Bearer realm="metrics"'},
+    )
+
+
 def _problem(status: int, code: str, title: str, detail: str) -> HttpResponse:
-    body = {
-        "type": f"https://docs.payments-core.example/errors/{code}",
-        "title": title,
-        "status": status,
-        "detail": detail,
-        "code": code,
-        "errors": [],
-    }
-    return HttpResponse(json.dumps(body), status=status, content_type="application/problem+json")
+    return problem_http_response(status=status, code=code, title=title, detail=detail)
 
 
 def problem_400(request, exception=None):

@@ -6,6 +6,8 @@ from pathlib import Path
 import environ
 from celery.schedules import crontab
 
+from core.http_limits import request_limits
+
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = BASE_DIR / "var"  # local state of the embedded defaults (SQLite, file broker, sandbox)
 
@@ -47,6 +49,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "core.middleware.RequestContextMiddleware",
+    "core.edge.EdgeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -54,6 +57,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -243,6 +247,35 @@ SPECTACULAR_SETTINGS = {
     },
 }
 DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024  # request bodies over 1 MiB are refused
+
+# --- The HTTP edge (core/edge.py, core/http_limits.py) ---------------------------------------------
+# Request line and headers past these get 414 / 431 problems from Django; config/gunicorn.py
+# derives gunicorn's own, higher limits from the same variables.
+_request_limits = request_limits()
+REQUEST_LINE_MAX_BYTES = _request_limits.request_line_max_bytes
+REQUEST_HEADERS_MAX_BYTES = _request_limits.headers_max_bytes
+REQUEST_HEADERS_MAX_FIELDS = _request_limits.headers_max_fields
+CSRF_FAILURE_VIEW = "core.edge.csrf_failure"
+# /metrics wants `Authorization: Bearer <METRICS_TOKEN>`; with no token it is open only where
+# METRICS_ALLOW_WITHOUT_TOKEN (production sets it False, and answers 404).
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+METRICS_ALLOW_WITHOUT_TOKEN = True
+# django-csp. The admin uses no inline script or style. Swagger UI (/api/docs/) loads from a CDN.
+CONTENT_SECURITY_POLICY = {
+    "EXCLUDE_URL_PREFIXES": ["/api/docs/"],
+    "DIRECTIVES": {
+        "default-src": ["'none'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "form-action": ["'self'"],
+        "base-uri": ["'none'"],
+        "object-src": ["'none'"],
+        "frame-ancestors": ["'none'"],
+    },
+}
 
 # Idempotency: a duplicate request that arrives while the original is still running waits this
 # long for it to finish (and then replays its answer) before answering 409 idempotency_key_in_use.
