@@ -26,6 +26,7 @@ from django.db import IntegrityError, transaction
 from django.db.models.functions import Now
 
 from core.errors import ApplicationError, Conflict, Unprocessable
+from core.pci import mask
 
 from .models import IdempotencyKey
 
@@ -121,7 +122,8 @@ def _claim(*, merchant_id, key, method, path, request_fingerprint) -> StoredResp
                 merchant_id=merchant_id,
                 key=key,
                 request_method=method,
-                request_path=path[:2048],
+                # For operators to read: card numbers and secrets (`?api_key=`) masked.
+                request_path=mask(path)[:2048],
                 request_fingerprint=request_fingerprint,
             )
         return None

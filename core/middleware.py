@@ -4,6 +4,7 @@ import time
 import uuid
 
 from . import context
+from .pci import looks_like_card_number
 
 logger = logging.getLogger("payments_core.request")
 
@@ -19,7 +20,9 @@ class RequestContextMiddleware:
 
     def __call__(self, request):
         supplied = request.headers.get("X-Request-ID", "")
-        request_id = supplied if _REQUEST_ID.match(supplied) else f"req_{uuid.uuid4().hex}"
+        # A card number is never adopted as an id (the request is refused a step later).
+        sane = _REQUEST_ID.match(supplied) and not looks_like_card_number(supplied)
+        request_id = supplied if sane else f"req_{uuid.uuid4().hex}"
         request.request_id = request_id
         tokens = (context.correlation_id.set(request_id), context.causation_id.set(request_id))
         started = time.perf_counter()

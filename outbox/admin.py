@@ -13,6 +13,7 @@ from django.utils.html import format_html
 
 from core.admin import ReadOnlyModelAdmin, ReadOnlyTabularInline
 from core.errors import ApplicationError
+from core.pci import mask
 
 from . import services
 from .models import RelayBacklogEvent, WebhookAttempt, WebhookDelivery, WebhookEndpoint
@@ -106,9 +107,18 @@ class ReplayForm(forms.Form):
 
 class AttemptInline(ReadOnlyTabularInline):
     model = WebhookAttempt
-    fields = ("attempted_at", "delivered", "status_code", "latency_ms", "error", "response_excerpt")
+    fields = ("attempted_at", "delivered", "status_code", "latency_ms", "error_masked", "response_masked")
     readonly_fields = fields
     ordering = ("-attempted_at",)
+
+    # What a merchant's endpoint answered is its text, not ours: shown masked (core.pci.mask).
+    @admin.display(description="error")
+    def error_masked(self, attempt: WebhookAttempt) -> str:
+        return mask(attempt.error)
+
+    @admin.display(description="response excerpt")
+    def response_masked(self, attempt: WebhookAttempt) -> str:
+        return mask(attempt.response_excerpt)
 
 
 @admin.register(WebhookDelivery)

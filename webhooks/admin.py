@@ -1,4 +1,5 @@
-"""Read-only: what each provider sent, what we answered, and what applying it did."""
+"""Read-only: what each provider sent, what we answered, and what applying it did. What the
+request carried is shown masked (core.pci.mask): no card number or signature on an admin page."""
 
 import json
 
@@ -6,6 +7,7 @@ from django.contrib import admin
 from django.utils.html import format_html
 
 from core.admin import ReadOnlyModelAdmin
+from core.pci import mask, mask_data
 
 from .models import InboundNotification
 
@@ -52,14 +54,14 @@ class InboundNotificationAdmin(ReadOnlyModelAdmin):
 
     @admin.display(description="headers")
     def headers_display(self, obj: InboundNotification) -> str:
-        return format_html("<pre>{}</pre>", json.dumps(obj.headers, indent=2, sort_keys=True))
+        return format_html("<pre>{}</pre>", json.dumps(mask_data(obj.headers), indent=2, sort_keys=True))
 
     @admin.display(description="body (as received)")
     def body_display(self, obj: InboundNotification) -> str:
-        return format_html("<pre>{} bytes\n{}</pre>", obj.body_size, bytes(obj.body).decode("utf-8", "replace"))
+        return format_html("<pre>{} bytes\n{}</pre>", obj.body_size, mask(bytes(obj.body).decode("utf-8", "replace")))
 
     @admin.display(description="as the provider's adapter read it")
     def notification_display(self, obj: InboundNotification) -> str:
         if obj.notification is None:
             return "-"
-        return format_html("<pre>{}</pre>", json.dumps(obj.notification, indent=2, sort_keys=True))
+        return format_html("<pre>{}</pre>", json.dumps(mask_data(obj.notification), indent=2, sort_keys=True))

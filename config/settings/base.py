@@ -49,6 +49,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "core.middleware.RequestContextMiddleware",
+    "core.pci_middleware.CardNumberRefusalMiddleware",  # a card number in a path, query or header: 400
     "core.edge.EdgeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -398,7 +399,11 @@ LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"request_context": {"()": "core.logging.RequestContextFilter"}},
+    "filters": {
+        "request_context": {"()": "core.logging.RequestContextFilter"},
+        # Card numbers and secrets never reach a log line (core.pci.mask).
+        "mask_sensitive": {"()": "core.logging.MaskingFilter"},
+    },
     "formatters": {
         "json": {
             "()": "pythonjsonlogger.json.JsonFormatter",
@@ -410,7 +415,7 @@ LOGGING = {
         "console": {
             "class": "logging.StreamHandler",
             "formatter": "json",
-            "filters": ["request_context"],
+            "filters": ["request_context", "mask_sensitive"],
         }
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
@@ -424,10 +429,23 @@ LOGGING = {
 SENTRY_DSN = env.str("SENTRY_DSN", default="")
 if SENTRY_DSN:
     import sentry_sdk
+    from sentry_sdk.scrubber import DEFAULT_DENYLIST, EventScrubber
 
+    from core.pci import sentry_before_send
+
+    # Sentry's scrubber drops values under these names; ours then masks card numbers and
+    # secrets in every remaining string of the event (URL, query, headers, messages, breadcrumbs).
+    _SENTRY_DENYLIST = [
+        *DEFAULT_DENYLIST,
+        *("api-key", "http_authorization", "signature", "webhook-signature", "webhook_signature"),
+        *(f"x{sep}{provider}{sep}signature" for provider in ("cielo", "rede", "getnet") for sep in "-_"),
+    ]
     sentry_sdk.init(
         dsn=SENTRY_DSN,
         environment=env.str("SENTRY_ENVIRONMENT", default="production"),
         traces_sample_rate=env.float("SENTRY_TRACES_SAMPLE_RATE", default=0.0),
         send_default_pii=False,
+        event_scrubber=EventScrubber(denylist=_SENTRY_DENYLIST, recursive=True),
+        before_send=sentry_before_send,
+        before_send_transaction=sentry_before_send,
     )

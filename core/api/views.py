@@ -1,5 +1,6 @@
 """Base views for the merchant API: every view knows its merchant, and every POST is idempotent
-and refuses card numbers before anything else reads the body."""
+and refuses card numbers before anything else reads the body (before the Idempotency-Key is
+even claimed, so nothing of such a request is stored)."""
 
 from django.http import HttpResponse
 from rest_framework.renderers import JSONRenderer
@@ -33,11 +34,19 @@ class IdempotentPostView(MerchantAPIView):
 
     def post(self, request, *args, **kwargs):
         key = validate_key(request.headers.get("Idempotency-Key"))
+        try:
+            data = request.data
+        except Exception as exc:  # a body that does not parse is answered, and stored, as before
+            unparsable: Exception | None = exc
+        else:
+            unparsable = None
+            refuse_card_numbers(data)
 
         def handler() -> tuple[int, str, str, bool]:
             storable = True
             try:
-                refuse_card_numbers(request.data)
+                if unparsable is not None:
+                    raise unparsable
                 response = self.perform_post(request, *args, **kwargs)
             except Exception as exc:  # rendered as a problem by DRF's handler, and stored
                 storable = not getattr(exc, "retryable", False)
@@ -49,7 +58,7 @@ class IdempotentPostView(MerchantAPIView):
             merchant_id=self.merchant_id,
             key=key,
             method=request.method,
-            path=request.get_full_path(),
+            path=request.get_full_path(),  # masked by run_idempotently before it is stored
             body=request.body,
             handler=handler,
         )
