@@ -147,7 +147,6 @@ def _as_problem(response):
     }
     problem = problem_for_status(response.status_code, headers=kept)
     problem.cookies = response.cookies
-    response.close()
     return problem
 
 
