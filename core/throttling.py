@@ -119,11 +119,14 @@ def consume(request, *, scope: str, rate: str, key) -> Usage | None:
     except (RedisError, OSError) as exc:
         return _fail_open(scope, repr(exc))
     # With RATELIMIT_FAIL_OPEN left False, a count the cache did not give back (an add and incr that
-    # both failed without raising) comes as this sentinel; we fail open ourselves, and count it.
-    if usage is None or usage["time_left"] < 0:
+    # both failed without raising) comes as a sentinel with limit 0 (ours are at least 1): we fail
+    # open ourselves, and count it.
+    if usage is None or usage["limit"] == 0:
         return _fail_open(scope, "the cache returned no count")
-    # The window's key changes once the clock passes `time_left` whole seconds: it resets at +1.
-    return Usage(scope=scope, limit=limit, window=window, count=usage["count"], reset=usage["time_left"] + 1)
+    # The window's key changes once the clock passes `time_left` whole seconds: it resets at +1 (at
+    # least 1: the clock may have ticked into the next second since the window was chosen).
+    reset = max(1, usage["time_left"] + 1)
+    return Usage(scope=scope, limit=limit, window=window, count=usage["count"], reset=reset)
 
 
 def _fail_open(scope: str, error: str) -> None:

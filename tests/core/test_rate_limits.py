@@ -4,6 +4,7 @@ import logging
 import re
 import threading
 import uuid
+from unittest import mock
 
 import pytest
 from django.core.checks import Error
@@ -213,3 +214,26 @@ def test_an_operator_sets_a_merchants_rate_in_the_admin(admin_client, merchant):
     assert admin_client.post(url, {**form, "rate_limit": ""}).status_code == 302
     merchant.refresh_from_db()
     assert merchant.rate_limit == ""
+
+
+def test_a_count_the_cache_did_not_give_back_fails_open(monkeypatch):
+    """django-ratelimit's answer when add and incr both failed without raising (a key expired in
+    between): the request goes through and is counted as a fail-open."""
+    request = RequestFactory().get(PAYMENTS)
+    monkeypatch.setattr(
+        "core.throttling.get_usage",
+        lambda *args, **kwargs: {"count": 0, "limit": 0, "should_limit": True, "time_left": -1},
+    )
+    before = REGISTRY.get_sample_value("rate_limiter_fail_open_total", {"scope": "anonymous"}) or 0.0
+    assert consume(request, scope="anonymous", rate="1/s", key="ip") is None
+    assert REGISTRY.get_sample_value("rate_limiter_fail_open_total", {"scope": "anonymous"}) == before + 1
+
+
+def test_a_window_that_ended_while_counting_still_says_one_second():
+    """A 1-second window chosen just before the clock ticks reports time_left -1: still a count."""
+    request = RequestFactory().get(PAYMENTS)
+    with mock.patch("django_ratelimit.core.time.time", side_effect=[1_000_000.99, 1_000_001.01]):
+        usage = consume(request, scope="anonymous", rate="5/s", key=lambda group, request: uuid.uuid4().hex)
+    assert usage is not None
+    assert usage.count == 1
+    assert usage.reset == 1
