@@ -10,17 +10,7 @@ from django.db.models import QuerySet
 
 from core.errors import ValidationFailed
 
-
-def parse_limit(raw: str | None) -> int:
-    if raw is None:
-        return 20
-    if not raw.isdigit() or not 1 <= int(raw) <= 100:
-        raise ValidationFailed(
-            "limit must be an integer from 1 to 100.",
-            errors=[{"field": "limit", "code": "invalid", "detail": "Must be an integer from 1 to 100."}],
-        )
-    return int(raw)
-
+from .query import LIMIT_DEFAULT
 
 _ID_BODY = re.compile(r"[A-Za-z0-9]{1,60}")
 
@@ -38,8 +28,10 @@ def parse_cursor(raw: str | None, *, prefix: str) -> str | None:
     return raw
 
 
-def paginate(queryset: QuerySet, *, params, prefix: str, newest_first: bool = True) -> tuple[list, bool, str | None]:
-    limit = parse_limit(params.get("limit"))
+def paginate(
+    queryset: QuerySet, *, params: dict, prefix: str, newest_first: bool = True
+) -> tuple[list, bool, str | None]:
+    limit = params.get("limit", LIMIT_DEFAULT)
     cursor = parse_cursor(params.get("starting_after"), prefix=prefix)
     if cursor is not None:
         queryset = queryset.filter(pk__lt=cursor) if newest_first else queryset.filter(pk__gt=cursor)

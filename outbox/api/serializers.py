@@ -3,6 +3,7 @@
 from rest_framework import serializers
 
 from core.api.fields import StrictCharField
+from core.api.query import ListQuerySerializer, QueryText
 from core.api.serializers import StrictInputSerializer
 
 
@@ -19,13 +20,8 @@ class RedeliverSerializer(StrictInputSerializer):
     endpoint = StrictCharField(max_length=64, help_text="The webhook endpoint (`we_...`) to send the event to.")
 
 
-class ListQuerySerializer(StrictInputSerializer):
-    limit = StrictCharField(required=False)
-    starting_after = StrictCharField(required=False)
-
-
 class EventListQuerySerializer(ListQuerySerializer):
-    type = StrictCharField(required=False, max_length=64, help_text="Only events of this type.")
+    type = QueryText(required=False, max_length=64, help_text="Only events of this type.")
 
 
 # --- response shapes, for the OpenAPI schema only (outbox.representations renders them) ---------

@@ -3,6 +3,7 @@ from rest_framework import status
 from rest_framework.response import Response
 
 from core.api.pagination import page_body, paginate
+from core.api.query import ListQuerySerializer
 from core.api.schema import ERRORS, LIST_PARAMETERS, idempotent_post_schema, page_of
 from core.api.views import IdempotentPostView, MerchantAPIView, validated
 from outbox import selectors, services
@@ -16,7 +17,6 @@ from .serializers import (
     EndpointWithSecretOutputSerializer,
     EventListQuerySerializer,
     EventObjectSerializer,
-    ListQuerySerializer,
     RedeliverSerializer,
     RotateSecretSerializer,
 )

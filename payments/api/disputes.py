@@ -6,6 +6,7 @@ from rest_framework.response import Response
 
 from core.api.fields import StrictCharField, StrictChoiceField
 from core.api.pagination import page_body, paginate
+from core.api.query import ListQuerySerializer, QueryText
 from core.api.schema import ERRORS, LIST_PARAMETERS, idempotent_post_schema, page_of
 from core.api.serializers import StrictInputSerializer
 from core.api.views import IdempotentPostView, MerchantAPIView, validated
@@ -18,11 +19,9 @@ from .serializers import EmptySerializer
 MAX_EVIDENCE_CHARS = 20_000
 
 
-class DisputeListQuerySerializer(StrictInputSerializer):
+class DisputeListQuerySerializer(ListQuerySerializer):
     status = StrictChoiceField(choices=DisputeStatus.values, required=False)
-    payment = StrictCharField(required=False, max_length=64)
-    limit = StrictCharField(required=False)
-    starting_after = StrictCharField(required=False)
+    payment = QueryText(required=False, max_length=64)
 
 
 class EvidenceSerializer(StrictInputSerializer):

@@ -5,6 +5,7 @@ import re
 from rest_framework import serializers
 
 from core.api.fields import AmountField, CurrencyField, MetadataField, StrictCharField, StrictChoiceField
+from core.api.query import ListQuerySerializer, QueryDateTime, QueryText
 from core.api.serializers import StrictInputSerializer
 from payments.models import CaptureMethod, PaymentStatus
 from providers.registry import PROVIDER_NAMES
@@ -56,14 +57,12 @@ class RefundCreateSerializer(StrictInputSerializer):
     reason = StrictCharField(required=False, max_length=500, allow_blank=True)
 
 
-class PaymentListQuerySerializer(StrictInputSerializer):
+class PaymentListQuerySerializer(ListQuerySerializer):
     status = StrictChoiceField(choices=PaymentStatus.values, required=False)
     provider = StrictChoiceField(choices=[*PROVIDER_NAMES, "wallet"], required=False)
-    reference = StrictCharField(required=False, max_length=255)
-    created_gte = serializers.DateTimeField(required=False)
-    created_lt = serializers.DateTimeField(required=False)
-    limit = StrictCharField(required=False)
-    starting_after = StrictCharField(required=False)
+    reference = QueryText(required=False, max_length=255)
+    created_gte = QueryDateTime(required=False)
+    created_lt = QueryDateTime(required=False)
 
 
 # --- response shapes, for the OpenAPI schema only (payments.representations renders them) -------

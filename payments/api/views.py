@@ -2,7 +2,8 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.response import Response
 
-from core.api.pagination import page_body, paginate, parse_cursor, parse_limit
+from core.api.pagination import page_body, paginate, parse_cursor
+from core.api.query import LIMIT_DEFAULT, ListQuerySerializer
 from core.api.schema import ERRORS, LIST_PARAMETERS, idempotent_post_schema, page_of
 from core.api.views import IdempotentPostView, MerchantAPIView, validated
 from core.errors import ValidationFailed
@@ -107,9 +108,10 @@ class PaymentEventsView(MerchantAPIView):
 
     @extend_schema(parameters=LIST_PARAMETERS, responses={200: page_of("EventList", EventOutputSerializer()), **ERRORS})
     def get(self, request, payment_id: str):
-        limit = parse_limit(request.query_params.get("limit"))
+        query = validated(ListQuerySerializer, request.query_params.dict())
+        limit = query.get("limit", LIMIT_DEFAULT)
         events = selectors.payment_events(merchant_id=self.merchant_id, payment_id=payment_id)
-        cursor = parse_cursor(request.query_params.get("starting_after"), prefix="evt")
+        cursor = parse_cursor(query.get("starting_after"), prefix="evt")
         if cursor is not None:
             after = events.filter(pk=cursor).values_list("sequence", flat=True).first()
             if after is None:

@@ -7,13 +7,13 @@ Order of checks, in every adapter: the signature over the raw bytes first, then 
 """
 
 import hmac
-import json
 import re
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
+from core import safejson
 from providers.port import InvalidNotification
 
 # A provider's clock may run a little ahead of ours; more than this is refused as a future timestamp.
@@ -87,7 +87,7 @@ def reading() -> Iterator[None]:
 
 
 def json_object(body: bytes) -> dict[str, Any]:
-    data = json.loads(body)
+    data = safejson.loads(body)
     if not isinstance(data, dict):
         raise ValueError("the body is not a JSON object")
     return data

@@ -3,6 +3,7 @@
 from rest_framework import serializers
 
 from core.api.fields import AmountField, CurrencyField, StrictCharField, StrictChoiceField
+from core.api.query import ListQuerySerializer
 from core.api.serializers import StrictInputSerializer
 from wallets.models import MovementType
 
@@ -23,9 +24,8 @@ class MovementRevertSerializer(StrictInputSerializer):
     reason = StrictCharField(max_length=500)
 
 
-class MovementListQuerySerializer(StrictInputSerializer):
-    limit = StrictCharField(required=False)
-    starting_after = StrictCharField(required=False)
+class MovementListQuerySerializer(ListQuerySerializer):
+    pass
 
 
 # --- response shapes, for the OpenAPI schema only (wallets.representations renders them) --------
