@@ -229,23 +229,28 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": ["core.api.parsers.StrictJSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "EXCEPTION_HANDLER": "core.api.exception_handler.problem_exception_handler",
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "core.api.schema.AutoSchema",
     "UNAUTHENTICATED_USER": None,
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
     "DEFAULT_THROTTLE_CLASSES": ["core.throttling.RateLimitThrottle"],
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "payments_core API",
-    "DESCRIPTION": "Payments, refunds, wallets and webhooks. See ../shared/API.md for the contract.",
+    "DESCRIPTION": (
+        "Card and wallet payments, refunds, disputes, wallets, events and webhook endpoints for "
+        "merchants' systems. Authenticate with `Authorization: Bearer <api key>`; every POST takes "
+        "an `Idempotency-Key`; every error is `application/problem+json`. The project's README says "
+        "how each rule is implemented."
+    ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
     "ENUM_NAME_OVERRIDES": {
         "PaymentStatus": "payments.models.PaymentStatus",
         "CaptureMethod": "payments.models.CaptureMethod",
-        "PaymentMethodType": ["card", "wallet"],
         "MovementType": "wallets.models.MovementType",
     },
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "core.api.schema.add_links"],
 }
 DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024  # request bodies over 1 MiB are refused
 
