@@ -53,7 +53,7 @@ def event_types_normalize(event_types: list[str]) -> list[str]:
             raise _event_types_error('"*" already means every type: send it alone.')
         return unique
     for event_type in unique:
-        if len(event_type) > 64 or not _EVENT_TYPE.match(event_type):
+        if len(event_type) > 64 or not _EVENT_TYPE.fullmatch(event_type):
             raise _event_types_error(f"{event_type[:64]!r} is not an event type (like 'payment.captured').")
     return unique
 

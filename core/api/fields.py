@@ -3,9 +3,11 @@ must not be guessed at, so these accept exactly one JSON type."""
 
 import re
 
+from django.core.validators import RegexValidator
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from core.money import MAX_AMOUNT, is_known_currency
+from core.money import CURRENCY_EXPONENTS, MAX_AMOUNT, is_known_currency
 
 
 class StrictIntegerField(serializers.IntegerField):
@@ -27,7 +29,14 @@ class AmountField(StrictIntegerField):
 
 
 class StrictCharField(serializers.CharField):
+    """A JSON string, taken as sent: DRF's default trimming would accept "  " for a required
+    field's minimum length of 1 and a string longer than its maximum, and change what was sent."""
+
     default_error_messages = {"invalid": "Must be a string."}
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("trim_whitespace", False)
+        super().__init__(**kwargs)
 
     def to_internal_value(self, data):
         if not isinstance(data, str):
@@ -35,6 +44,11 @@ class StrictCharField(serializers.CharField):
         return super().to_internal_value(data)
 
 
+# For text that must say something: not only whitespace (also the schema's pattern).
+NOT_BLANK = RegexValidator(r"\S", message="Must not be blank.", code="blank")
+
+
+@extend_schema_field({"type": "string", "pattern": "^[A-Z]{3}$", "enum": sorted(CURRENCY_EXPONENTS)})
 class CurrencyField(StrictCharField):
     default_error_messages = {"unknown_currency": "Must be an upper-case ISO 4217 currency code, such as BRL."}
 
@@ -56,9 +70,18 @@ class StrictChoiceField(serializers.ChoiceField):
         return super().to_internal_value(data)
 
 
-_METADATA_KEY = re.compile(r"^[A-Za-z0-9_.\-]{1,40}$")
+_METADATA_KEY = re.compile(r"[A-Za-z0-9_.\-]{1,40}")
 
 
+@extend_schema_field(
+    {
+        "type": "object",
+        "maxProperties": 20,
+        "additionalProperties": {"type": "string", "maxLength": 500},
+        # OpenAPI 3.0 has no propertyNames (and 3.1's integers would take 1.0, which we refuse).
+        "description": "Up to 20 keys of 1-40 letters, digits, '_', '-' or '.'; values up to 500 characters.",
+    }
+)
 class MetadataField(serializers.DictField):
     """Up to 20 string keys with string values of at most 500 characters, like Stripe's."""
 
@@ -70,7 +93,7 @@ class MetadataField(serializers.DictField):
         if len(data) > 20:
             self.fail("invalid_metadata", reason="At most 20 keys.")
         for key, value in data.items():
-            if not _METADATA_KEY.match(key):
+            if not _METADATA_KEY.fullmatch(key):
                 self.fail("invalid_metadata", reason=f"Key {key[:40]!r} must be 1-40 letters, digits, '_', '-' or '.'.")
             if not isinstance(value, str) or len(value) > 500:
                 self.fail("invalid_metadata", reason=f"Value of {key!r} must be a string of at most 500 characters.")

@@ -1,15 +1,39 @@
 """Input validation only. Output is outbox.representations, shared with webhooks and events."""
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from core.api.fields import StrictCharField
 from core.api.query import ListQuerySerializer, QueryText
+from core.api.schema import ConstantField, object_id
 from core.api.serializers import StrictInputSerializer
+from outbox.services import MAX_EVENT_TYPES
+
+_EVENT_TYPE_PATTERN = r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$"  # outbox.services._EVENT_TYPE
+
+
+# What outbox.services.event_types_normalize accepts (repeats are dropped): `"*"` alone (every
+# type), or event types by their shape.
+@extend_schema_field(
+    {
+        "oneOf": [
+            {"type": "array", "items": {"type": "string", "enum": ["*"]}, "minItems": 1, "maxItems": MAX_EVENT_TYPES},
+            {
+                "type": "array",
+                "items": {"type": "string", "maxLength": 64, "pattern": _EVENT_TYPE_PATTERN},
+                "minItems": 1,
+                "maxItems": MAX_EVENT_TYPES,
+            },
+        ]
+    }
+)
+class EventTypesField(serializers.ListField):
+    pass
 
 
 class EndpointCreateSerializer(StrictInputSerializer):
     url = StrictCharField(max_length=2048)
-    event_types = serializers.ListField(child=StrictCharField(max_length=64), min_length=1, max_length=100)
+    event_types = EventTypesField(child=StrictCharField(max_length=64), min_length=1, max_length=MAX_EVENT_TYPES)
 
 
 class RotateSecretSerializer(StrictInputSerializer):
@@ -26,8 +50,8 @@ class EventListQuerySerializer(ListQuerySerializer):
 
 # --- response shapes, for the OpenAPI schema only (outbox.representations renders them) ---------
 class EndpointOutputSerializer(serializers.Serializer):
-    id = serializers.CharField()
-    object = serializers.CharField(default="webhook_endpoint")
+    id = object_id("we")
+    object = ConstantField("webhook_endpoint")
     url = serializers.CharField()
     event_types = serializers.ListField(child=serializers.CharField())
     status = serializers.CharField(help_text="`enabled` or `disabled`.")
@@ -40,23 +64,23 @@ class EndpointWithSecretOutputSerializer(EndpointOutputSerializer):
 
 
 class DeletedOutputSerializer(serializers.Serializer):
-    id = serializers.CharField()
-    object = serializers.CharField(default="webhook_endpoint")
+    id = object_id("we")
+    object = ConstantField("webhook_endpoint")
     deleted = serializers.BooleanField()
 
 
 class EventObjectSerializer(serializers.Serializer):
-    id = serializers.CharField()
+    id = object_id("evt")
     type = serializers.CharField()
     created_at = serializers.DateTimeField()
     data = serializers.DictField(help_text='`{"object": {...}}`: the object as it was when the event occurred.')
 
 
 class DeliveryOutputSerializer(serializers.Serializer):
-    id = serializers.CharField()
-    object = serializers.CharField(default="webhook_delivery")
-    endpoint = serializers.CharField()
-    event = serializers.CharField()
+    id = object_id("whd")
+    object = ConstantField("webhook_delivery")
+    endpoint = object_id("we")
+    event = object_id("evt")
     event_type = serializers.CharField()
     status = serializers.CharField(help_text="`pending`, `delivered` or `failed`.")
     attempts = serializers.IntegerField()

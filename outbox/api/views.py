@@ -4,7 +4,7 @@ from rest_framework.response import Response
 
 from core.api.pagination import page_body, paginate
 from core.api.query import ListQuerySerializer
-from core.api.schema import ERRORS, LIST_PARAMETERS, idempotent_post_schema, page_of
+from core.api.schema import idempotent_post_schema, list_parameters, page_of, problems
 from core.api.views import IdempotentPostView, MerchantAPIView, validated
 from outbox import selectors, services
 from outbox.representations import delivery_to_dict, endpoint_to_dict, event_to_dict
@@ -25,8 +25,8 @@ from .serializers import (
 class EndpointListCreateView(IdempotentPostView):
     @extend_schema(
         operation_id="webhook_endpoints_list",
-        parameters=LIST_PARAMETERS,
-        responses={200: page_of("WebhookEndpointList", EndpointOutputSerializer()), **ERRORS},
+        parameters=list_parameters("we"),
+        responses={200: page_of("WebhookEndpointList", EndpointOutputSerializer())},
     )
     def get(self, request):
         query = validated(ListQuerySerializer, request.query_params.dict())
@@ -34,7 +34,13 @@ class EndpointListCreateView(IdempotentPostView):
         rows, has_more, cursor = paginate(endpoints, params=query, prefix="we")
         return Response(page_body([endpoint_to_dict(e) for e in rows], has_more, cursor))
 
-    @idempotent_post_schema(EndpointCreateSerializer, EndpointWithSecretOutputSerializer, status_code=201)
+    @idempotent_post_schema(
+        EndpointCreateSerializer,
+        EndpointWithSecretOutputSerializer,
+        status_code=201,
+        operation_id="webhook_endpoints_create",
+        errors=problems(s409="webhook_endpoint_limit_reached."),
+    )
     def post(self, request, *args, **kwargs):
         return super().post(request, *args, **kwargs)
 
@@ -45,19 +51,21 @@ class EndpointListCreateView(IdempotentPostView):
 
 
 class EndpointDetailView(MerchantAPIView):
-    @extend_schema(responses={200: EndpointOutputSerializer, **ERRORS})
+    @extend_schema(operation_id="webhook_endpoints_retrieve", responses={200: EndpointOutputSerializer})
     def get(self, request, endpoint_id: str):
         endpoint = selectors.endpoint_get(merchant_id=self.merchant_id, endpoint_id=endpoint_id)
         return Response(endpoint_to_dict(endpoint))
 
-    @extend_schema(responses={200: DeletedOutputSerializer, **ERRORS})
+    @extend_schema(operation_id="webhook_endpoints_delete", responses={200: DeletedOutputSerializer})
     def delete(self, request, endpoint_id: str):
         endpoint = services.endpoint_delete(merchant_id=self.merchant_id, endpoint_id=endpoint_id)
         return Response({"id": endpoint.id, "object": "webhook_endpoint", "deleted": True})
 
 
 class EndpointRotateSecretView(IdempotentPostView):
-    @idempotent_post_schema(RotateSecretSerializer, EndpointWithSecretOutputSerializer)
+    @idempotent_post_schema(
+        RotateSecretSerializer, EndpointWithSecretOutputSerializer, operation_id="webhook_endpoints_rotate_secret"
+    )
     def post(self, request, *args, **kwargs):
         return super().post(request, *args, **kwargs)
 
@@ -72,8 +80,11 @@ class EventListView(MerchantAPIView):
 
     @extend_schema(
         operation_id="events_list",
-        parameters=[*LIST_PARAMETERS, OpenApiParameter("type", str, description="Only events of this type.")],
-        responses={200: page_of("EventObjectList", EventObjectSerializer()), **ERRORS},
+        parameters=[
+            *list_parameters("evt"),
+            OpenApiParameter("type", {"type": "string", "maxLength": 64}, description="Only events of this type."),
+        ],
+        responses={200: page_of("EventObjectList", EventObjectSerializer())},
     )
     def get(self, request):
         query = validated(EventListQuerySerializer, request.query_params.dict())
@@ -83,7 +94,7 @@ class EventListView(MerchantAPIView):
 
 
 class EventDetailView(MerchantAPIView):
-    @extend_schema(responses={200: EventObjectSerializer, **ERRORS})
+    @extend_schema(operation_id="events_retrieve", responses={200: EventObjectSerializer})
     def get(self, request, event_id: str):
         return Response(event_to_dict(selectors.event_get(merchant_id=self.merchant_id, event_id=event_id)))
 
@@ -91,7 +102,13 @@ class EventDetailView(MerchantAPIView):
 class EventRedeliverView(IdempotentPostView):
     """Sends the event to one of the merchant's endpoints again, now (202: it is queued)."""
 
-    @idempotent_post_schema(RedeliverSerializer, DeliveryOutputSerializer, status_code=202)
+    @idempotent_post_schema(
+        RedeliverSerializer,
+        DeliveryOutputSerializer,
+        status_code=202,
+        operation_id="events_redeliver",
+        errors=problems(s409="webhook_endpoint_disabled."),
+    )
     def post(self, request, *args, **kwargs):
         return super().post(request, *args, **kwargs)
 

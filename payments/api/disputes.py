@@ -4,10 +4,10 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
 
-from core.api.fields import StrictCharField, StrictChoiceField
+from core.api.fields import NOT_BLANK, AmountField, CurrencyField, StrictCharField, StrictChoiceField
 from core.api.pagination import page_body, paginate
 from core.api.query import ListQuerySerializer, QueryText
-from core.api.schema import ERRORS, LIST_PARAMETERS, idempotent_post_schema, page_of
+from core.api.schema import ConstantField, idempotent_post_schema, list_parameters, object_id, page_of, problems
 from core.api.serializers import StrictInputSerializer
 from core.api.views import IdempotentPostView, MerchantAPIView, validated
 from payments import disputes, selectors
@@ -25,17 +25,18 @@ class DisputeListQuerySerializer(ListQuerySerializer):
 
 
 class EvidenceSerializer(StrictInputSerializer):
-    evidence = StrictCharField(max_length=MAX_EVIDENCE_CHARS, trim_whitespace=True)
+    # Taken as sent, but not only whitespace (the validator is the schema's pattern, too).
+    evidence = StrictCharField(max_length=MAX_EVIDENCE_CHARS, validators=[NOT_BLANK])
 
 
 class DisputeOutputSerializer(serializers.Serializer):
     """The response shape, for the OpenAPI schema (payments.representations renders it)."""
 
-    id = serializers.CharField()
-    object = serializers.CharField(default="dispute")
-    payment = serializers.CharField()
-    amount = serializers.IntegerField()
-    currency = serializers.CharField()
+    id = object_id("dp")
+    object = ConstantField("dispute")
+    payment = object_id("pay")
+    amount = AmountField()
+    currency = CurrencyField()
     status = serializers.ChoiceField(choices=DisputeStatus.values)
     reason = serializers.ChoiceField(choices=DisputeReason.values)
     evidence = serializers.CharField(allow_null=True)
@@ -51,8 +52,8 @@ class DisputeOutputSerializer(serializers.Serializer):
 class DisputeListView(MerchantAPIView):
     @extend_schema(
         operation_id="disputes_list",
-        parameters=[DisputeListQuerySerializer, *LIST_PARAMETERS],
-        responses={200: page_of("DisputeList", DisputeOutputSerializer()), **ERRORS},
+        parameters=[DisputeListQuerySerializer, *list_parameters("dp")],
+        responses={200: page_of("DisputeList", DisputeOutputSerializer())},
     )
     def get(self, request):
         query = validated(DisputeListQuerySerializer, request.query_params.dict())
@@ -63,13 +64,18 @@ class DisputeListView(MerchantAPIView):
 
 
 class DisputeDetailView(MerchantAPIView):
-    @extend_schema(responses={200: DisputeOutputSerializer, **ERRORS})
+    @extend_schema(operation_id="disputes_retrieve", responses={200: DisputeOutputSerializer})
     def get(self, request, dispute_id: str):
         return Response(dispute_to_dict(selectors.dispute_get(merchant_id=self.merchant_id, dispute_id=dispute_id)))
 
 
 class DisputeEvidenceView(IdempotentPostView):
-    @idempotent_post_schema(EvidenceSerializer, DisputeOutputSerializer)
+    @idempotent_post_schema(
+        EvidenceSerializer,
+        DisputeOutputSerializer,
+        operation_id="disputes_evidence",
+        errors=problems(s409="invalid_state_transition (already answered or closed), or evidence_due_date_passed."),
+    )
     def post(self, request, *args, **kwargs):
         return super().post(request, *args, **kwargs)
 
@@ -82,7 +88,12 @@ class DisputeEvidenceView(IdempotentPostView):
 
 
 class DisputeAcceptView(IdempotentPostView):
-    @idempotent_post_schema(EmptySerializer, DisputeOutputSerializer)
+    @idempotent_post_schema(
+        EmptySerializer,
+        DisputeOutputSerializer,
+        operation_id="disputes_accept",
+        errors=problems(s409="invalid_state_transition (already answered or closed), or evidence_due_date_passed."),
+    )
     def post(self, request, *args, **kwargs):
         return super().post(request, *args, **kwargs)
 

@@ -2,18 +2,37 @@
 
 import re
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from core.api.fields import AmountField, CurrencyField, MetadataField, StrictCharField, StrictChoiceField
 from core.api.query import ListQuerySerializer, QueryDateTime, QueryText
+from core.api.schema import ConstantField, object_id
 from core.api.serializers import StrictInputSerializer
 from payments.models import CaptureMethod, PaymentStatus
 from providers.registry import PROVIDER_NAMES
 
-_TOKEN = re.compile(r"^tok_[A-Za-z0-9_]{1,60}$")
-_WALLET = re.compile(r"^wal_[A-Za-z0-9]{1,40}$")
+_TOKEN = r"tok_[A-Za-z0-9_]{1,60}"
+_WALLET = r"wal_[A-Za-z0-9]{1,40}"
 
 
+def _method_schema(kind: str, field: str, pattern: str) -> dict:
+    return {
+        "type": "object",
+        "properties": {
+            "type": {"type": "string", "enum": [kind]},
+            field: {"type": "string", "pattern": f"^{pattern}$"},
+        },
+        "required": ["type", field],
+        "additionalProperties": False,
+    }
+
+
+# Which fields go with which type is checked in validate(): the schema says it with oneOf.
+@extend_schema_field(
+    {"oneOf": [_method_schema("card", "token", _TOKEN), _method_schema("wallet", "wallet", _WALLET)]},
+    component_name="PaymentMethod",
+)
 class PaymentMethodSerializer(StrictInputSerializer):
     type = StrictChoiceField(choices=["card", "wallet"])
     token = StrictCharField(required=False, max_length=64)
@@ -23,12 +42,12 @@ class PaymentMethodSerializer(StrictInputSerializer):
         if attrs["type"] == "card":
             if "wallet" in attrs:
                 raise serializers.ValidationError({"wallet": "Not allowed for a card payment method."})
-            if not _TOKEN.match(attrs.get("token", "")):
+            if not re.fullmatch(_TOKEN, attrs.get("token", "")):
                 raise serializers.ValidationError({"token": "A card token such as 'tok_approve' is required."})
         else:
             if "token" in attrs:
                 raise serializers.ValidationError({"token": "Not allowed for a wallet payment method."})
-            if not _WALLET.match(attrs.get("wallet", "")):
+            if not re.fullmatch(_WALLET, attrs.get("wallet", "")):
                 raise serializers.ValidationError({"wallet": "A wallet id such as 'wal_...' is required."})
         return attrs
 
@@ -67,11 +86,11 @@ class PaymentListQuerySerializer(ListQuerySerializer):
 
 # --- response shapes, for the OpenAPI schema only (payments.representations renders them) -------
 class PaymentOutputSerializer(serializers.Serializer):
-    id = serializers.CharField()
-    object = serializers.CharField(default="payment")
+    id = object_id("pay")
+    object = ConstantField("payment")
     status = serializers.ChoiceField(choices=PaymentStatus.values)
-    amount = serializers.IntegerField()
-    currency = serializers.CharField()
+    amount = AmountField()
+    currency = CurrencyField()
     amount_capturable = serializers.IntegerField()
     amount_captured = serializers.IntegerField()
     amount_refunded = serializers.IntegerField()
@@ -91,11 +110,11 @@ class PaymentOutputSerializer(serializers.Serializer):
 
 
 class RefundOutputSerializer(serializers.Serializer):
-    id = serializers.CharField()
-    object = serializers.CharField(default="refund")
-    payment = serializers.CharField()
-    amount = serializers.IntegerField()
-    currency = serializers.CharField()
+    id = object_id("re")
+    object = ConstantField("refund")
+    payment = object_id("pay")
+    amount = AmountField()
+    currency = CurrencyField()
     status = serializers.ChoiceField(choices=["pending", "succeeded", "failed"])
     reason = serializers.CharField(allow_null=True)
     failure_code = serializers.CharField(allow_null=True)
@@ -103,7 +122,7 @@ class RefundOutputSerializer(serializers.Serializer):
 
 
 class EventOutputSerializer(serializers.Serializer):
-    id = serializers.CharField()
+    id = object_id("evt")
     type = serializers.CharField()
     sequence = serializers.IntegerField()
     data = serializers.DictField()

@@ -4,7 +4,7 @@ from rest_framework.response import Response
 
 from core.api.pagination import page_body, paginate, parse_cursor
 from core.api.query import LIMIT_DEFAULT, ListQuerySerializer
-from core.api.schema import ERRORS, LIST_PARAMETERS, idempotent_post_schema, page_of
+from core.api.schema import idempotent_post_schema, list_parameters, page_of, problems
 from core.api.views import IdempotentPostView, MerchantAPIView, validated
 from core.errors import ValidationFailed
 from core.formats import rfc3339
@@ -26,8 +26,8 @@ from .serializers import (
 class PaymentListCreateView(IdempotentPostView):
     @extend_schema(
         operation_id="payments_list",
-        parameters=[PaymentListQuerySerializer, *LIST_PARAMETERS],
-        responses={200: page_of("PaymentList", PaymentOutputSerializer()), **ERRORS},
+        parameters=[PaymentListQuerySerializer, *list_parameters("pay")],
+        responses={200: page_of("PaymentList", PaymentOutputSerializer())},
     )
     def get(self, request):
         query = validated(PaymentListQuerySerializer, request.query_params.dict())
@@ -35,7 +35,9 @@ class PaymentListCreateView(IdempotentPostView):
         rows, has_more, cursor = paginate(payments, params=query, prefix="pay")
         return Response(page_body([payment_to_dict(p) for p in rows], has_more, cursor))
 
-    @idempotent_post_schema(PaymentCreateSerializer, PaymentOutputSerializer, status_code=201)
+    @idempotent_post_schema(
+        PaymentCreateSerializer, PaymentOutputSerializer, status_code=201, operation_id="payments_create"
+    )
     def post(self, request, *args, **kwargs):
         return super().post(request, *args, **kwargs)
 
@@ -46,14 +48,19 @@ class PaymentListCreateView(IdempotentPostView):
 
 
 class PaymentDetailView(MerchantAPIView):
-    @extend_schema(responses={200: PaymentOutputSerializer, **ERRORS})
+    @extend_schema(operation_id="payments_retrieve", responses={200: PaymentOutputSerializer})
     def get(self, request, payment_id: str):
         payment = selectors.payment_get(merchant_id=self.merchant_id, payment_id=payment_id)
         return Response(payment_to_dict(payment))
 
 
 class PaymentAuthorizeView(IdempotentPostView):
-    @idempotent_post_schema(EmptySerializer, PaymentOutputSerializer)
+    @idempotent_post_schema(
+        EmptySerializer,
+        PaymentOutputSerializer,
+        operation_id="payments_authorize",
+        errors=problems(s409="invalid_state_transition, or operation_in_progress (retry)."),
+    )
     def post(self, request, *args, **kwargs):
         return super().post(request, *args, **kwargs)
 
@@ -64,7 +71,17 @@ class PaymentAuthorizeView(IdempotentPostView):
 
 
 class PaymentCaptureView(IdempotentPostView):
-    @idempotent_post_schema(CaptureSerializer, PaymentOutputSerializer)
+    @idempotent_post_schema(
+        CaptureSerializer,
+        PaymentOutputSerializer,
+        operation_id="payments_capture",
+        errors=problems(
+            s400="amount_exceeds_capturable.",
+            s402="provider_declined.",
+            s409="invalid_state_transition, capture_window_expired, or operation_in_progress (retry).",
+            s503="provider_unavailable: the provider could not be reached and nothing was sent; retry.",
+        ),
+    )
     def post(self, request, *args, **kwargs):
         return super().post(request, *args, **kwargs)
 
@@ -77,7 +94,16 @@ class PaymentCaptureView(IdempotentPostView):
 
 
 class PaymentCancelView(IdempotentPostView):
-    @idempotent_post_schema(EmptySerializer, PaymentOutputSerializer)
+    @idempotent_post_schema(
+        EmptySerializer,
+        PaymentOutputSerializer,
+        operation_id="payments_cancel",
+        errors=problems(
+            s402="provider_declined.",
+            s409="invalid_state_transition, or operation_in_progress (retry).",
+            s503="provider_unavailable: the provider could not be reached and nothing was sent; retry.",
+        ),
+    )
     def post(self, request, *args, **kwargs):
         return super().post(request, *args, **kwargs)
 
@@ -88,7 +114,16 @@ class PaymentCancelView(IdempotentPostView):
 
 
 class PaymentRefundsView(IdempotentPostView):
-    @idempotent_post_schema(RefundCreateSerializer, RefundOutputSerializer, status_code=201)
+    @idempotent_post_schema(
+        RefundCreateSerializer,
+        RefundOutputSerializer,
+        status_code=201,
+        operation_id="payments_refunds_create",
+        errors=problems(
+            s409="invalid_state_transition, payment_disputed, amount_exceeds_refundable, "
+            "or operation_in_progress (retry).",
+        ),
+    )
     def post(self, request, *args, **kwargs):
         return super().post(request, *args, **kwargs)
 
@@ -106,7 +141,11 @@ class PaymentRefundsView(IdempotentPostView):
 class PaymentEventsView(MerchantAPIView):
     """The payment's domain events, oldest first, paginated by sequence."""
 
-    @extend_schema(parameters=LIST_PARAMETERS, responses={200: page_of("EventList", EventOutputSerializer()), **ERRORS})
+    @extend_schema(
+        operation_id="payments_events_list",
+        parameters=list_parameters("evt"),
+        responses={200: page_of("EventList", EventOutputSerializer())},
+    )
     def get(self, request, payment_id: str):
         query = validated(ListQuerySerializer, request.query_params.dict())
         limit = query.get("limit", LIMIT_DEFAULT)
@@ -131,7 +170,7 @@ class PaymentEventsView(MerchantAPIView):
 
 
 class RefundDetailView(MerchantAPIView):
-    @extend_schema(responses={200: RefundOutputSerializer, **ERRORS})
+    @extend_schema(operation_id="refunds_retrieve", responses={200: RefundOutputSerializer})
     def get(self, request, refund_id: str):
         refund = selectors.refund_get(merchant_id=self.merchant_id, refund_id=refund_id)
         return Response(refund_to_dict(refund))

@@ -2,8 +2,9 @@
 
 from rest_framework import serializers
 
-from core.api.fields import AmountField, CurrencyField, StrictCharField, StrictChoiceField
+from core.api.fields import NOT_BLANK, AmountField, CurrencyField, StrictCharField, StrictChoiceField
 from core.api.query import ListQuerySerializer
+from core.api.schema import ConstantField, object_id
 from core.api.serializers import StrictInputSerializer
 from wallets.models import MovementType
 
@@ -21,7 +22,7 @@ class MovementCreateSerializer(StrictInputSerializer):
 
 
 class MovementRevertSerializer(StrictInputSerializer):
-    reason = StrictCharField(max_length=500)
+    reason = StrictCharField(max_length=500, validators=[NOT_BLANK])
 
 
 class MovementListQuerySerializer(ListQuerySerializer):
@@ -30,9 +31,9 @@ class MovementListQuerySerializer(ListQuerySerializer):
 
 # --- response shapes, for the OpenAPI schema only (wallets.representations renders them) --------
 class WalletOutputSerializer(serializers.Serializer):
-    id = serializers.CharField()
-    object = serializers.CharField(default="wallet")
-    currency = serializers.CharField()
+    id = object_id("wal")
+    object = ConstantField("wallet")
+    currency = CurrencyField()
     balance = serializers.IntegerField(help_text="available_balance plus what authorized payments hold reserved.")
     available_balance = serializers.IntegerField()
     owner_reference = serializers.CharField(allow_null=True)
@@ -40,16 +41,16 @@ class WalletOutputSerializer(serializers.Serializer):
 
 
 class MovementOutputSerializer(serializers.Serializer):
-    id = serializers.CharField()
-    object = serializers.CharField(default="movement")
-    wallet = serializers.CharField()
+    id = object_id("mov")
+    object = ConstantField("movement")
+    wallet = object_id("wal")
     # A plain string here: the enum is documented once, on the input (MovementCreate), so that
     # drf-spectacular names it without a collision with other apps' `type` enums.
     type = serializers.CharField(help_text="`income` or `expense`.")
-    amount = serializers.IntegerField()
-    currency = serializers.CharField()
+    amount = AmountField()
+    currency = CurrencyField()
     reference = serializers.CharField(allow_null=True)
     description = serializers.CharField(allow_null=True)
-    reverts = serializers.CharField(allow_null=True, help_text="The movement this one reverts.")
+    reverts = object_id("mov", allow_null=True, help_text="The movement this one reverts.")
     reason = serializers.CharField(allow_null=True, help_text="Why it was reverted (reverts only).")
     created_at = serializers.DateTimeField()

@@ -3,7 +3,7 @@ from rest_framework import status
 from rest_framework.response import Response
 
 from core.api.pagination import page_body, paginate
-from core.api.schema import ERRORS, LIST_PARAMETERS, idempotent_post_schema, page_of
+from core.api.schema import idempotent_post_schema, list_parameters, page_of, problems
 from core.api.views import IdempotentPostView, MerchantAPIView, validated
 from wallets import selectors, services
 from wallets.representations import movement_to_dict, wallet_to_dict
@@ -19,7 +19,9 @@ from .serializers import (
 
 
 class WalletCreateView(IdempotentPostView):
-    @idempotent_post_schema(WalletCreateSerializer, WalletOutputSerializer, status_code=201)
+    @idempotent_post_schema(
+        WalletCreateSerializer, WalletOutputSerializer, status_code=201, operation_id="wallets_create"
+    )
     def post(self, request, *args, **kwargs):
         return super().post(request, *args, **kwargs)
 
@@ -31,7 +33,7 @@ class WalletCreateView(IdempotentPostView):
 
 
 class WalletDetailView(MerchantAPIView):
-    @extend_schema(responses={200: WalletOutputSerializer, **ERRORS})
+    @extend_schema(operation_id="wallets_retrieve", responses={200: WalletOutputSerializer})
     def get(self, request, wallet_id: str):
         wallet = selectors.wallet_get(merchant_id=self.merchant_id, wallet_id=wallet_id)
         return Response(wallet_to_dict(wallet))
@@ -40,8 +42,8 @@ class WalletDetailView(MerchantAPIView):
 class WalletMovementsView(IdempotentPostView):
     @extend_schema(
         operation_id="wallets_movements_list",
-        parameters=LIST_PARAMETERS,
-        responses={200: page_of("MovementList", MovementOutputSerializer()), **ERRORS},
+        parameters=list_parameters("mov"),
+        responses={200: page_of("MovementList", MovementOutputSerializer())},
     )
     def get(self, request, wallet_id: str):
         query = validated(MovementListQuerySerializer, request.query_params.dict())
@@ -49,7 +51,13 @@ class WalletMovementsView(IdempotentPostView):
         rows, has_more, cursor = paginate(movements, params=query, prefix="mov")
         return Response(page_body([movement_to_dict(m) for m in rows], has_more, cursor))
 
-    @idempotent_post_schema(MovementCreateSerializer, MovementOutputSerializer, status_code=201)
+    @idempotent_post_schema(
+        MovementCreateSerializer,
+        MovementOutputSerializer,
+        status_code=201,
+        operation_id="wallets_movements_create",
+        errors=problems(s409="insufficient_funds: an expense larger than the available balance."),
+    )
     def post(self, request, *args, **kwargs):
         return super().post(request, *args, **kwargs)
 
@@ -60,7 +68,13 @@ class WalletMovementsView(IdempotentPostView):
 
 
 class MovementRevertView(IdempotentPostView):
-    @idempotent_post_schema(MovementRevertSerializer, MovementOutputSerializer, status_code=201)
+    @idempotent_post_schema(
+        MovementRevertSerializer,
+        MovementOutputSerializer,
+        status_code=201,
+        operation_id="movements_revert",
+        errors=problems(s409="already_reverted, movement_not_revertible, or insufficient_funds."),
+    )
     def post(self, request, *args, **kwargs):
         return super().post(request, *args, **kwargs)
 
