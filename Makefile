@@ -23,8 +23,9 @@ run: venv
 	$(PY) manage.py seed_demo
 	$(BIN)/honcho --procfile Procfile.dev start
 
-## Tests on PostgreSQL and Redis (DATABASE_URL / REDIS_URL, defaults to the local servers).
-test: venv
+## Lint, then the tests on PostgreSQL, Redis and RabbitMQ (DATABASE_URL / REDIS_URL, defaults to
+## the local servers). The tests include the real server (gunicorn) and schemathesis against it.
+test: lint
 	$(BIN)/pytest -q
 
 lint: venv
