@@ -50,6 +50,8 @@ DETECTED = {
     "tab-and-newline": "4242\t4242\n4242\r\n4242",
     "zero-width-between-every-digit": ZWSP.join(PAN),
     "several-separators": "4242 - 4242 .. 4242 / 4242",
+    "after-a-colon": f"pan:{PAN}",
+    "the-parts-of-a-time-without-colons": "03 20 100001 00 00",
     "combining-mark": "4\u0301" + PAN[1:],
     "fullwidth": _in_script(PAN, "\uff10"),
     "arabic-indic": _in_script(PAN, "\u0660"),
@@ -86,6 +88,10 @@ NOT_DETECTED = {
     "empty": "",
     "prose": "A payment of 150.00 BRL, order 1001, on 2025-11-23.",
     "iso-timestamp": "2025-11-23T14:00:00.123456Z",
+    # "03 20 100001 00 00" passes Luhn: a colon ends a run, so the parts of a time never join.
+    "iso-timestamp-with-offset": "2026-12-04T21:03:20.100001+00:00",
+    "time-then-digits": "21:03:20 4242424242",
+    "colons": "4242:4242:4242:4242",
 }
 
 
