@@ -11,6 +11,8 @@
 
 import re
 
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from .serializers import StrictInputSerializer
@@ -37,6 +39,7 @@ class QueryText(serializers.CharField):
         super().__init__(**kwargs)
 
 
+@extend_schema_field(OpenApiTypes.INT)
 class QueryLimit(serializers.Field):
     default_error_messages = {"invalid": f"Must be an integer from {LIMIT_MIN} to {LIMIT_MAX}, in ASCII digits."}
 
