@@ -49,8 +49,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "core.middleware.RequestContextMiddleware",
+    "core.edge.EdgeMiddleware",  # first the size limits: the scan below reads at most that much
     "core.pci_middleware.CardNumberRefusalMiddleware",  # a card number in a path, query or header: 400
-    "core.edge.EdgeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
