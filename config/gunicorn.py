@@ -40,3 +40,20 @@ def _drop_server_header() -> None:
 
 
 _drop_server_header()
+
+
+# gunicorn's own log lines (an invalid request line, say) quote what the client sent: they pass
+# through the same masking as the application's (card numbers, keys, signatures).
+from gunicorn.glogging import Logger  # noqa: E402
+
+from core.logging import MaskingFilter  # noqa: E402
+
+
+class MaskingLogger(Logger):
+    def setup(self, cfg):
+        super().setup(cfg)
+        for log in (self.error_log, self.access_log):
+            log.addFilter(MaskingFilter())
+
+
+logger_class = MaskingLogger

@@ -276,3 +276,21 @@ def test_a_card_number_is_refused_everywhere_and_kept_nowhere(
     for log in (server_log, gunicorn_server.log(), caplog.text):
         assert _found(log) == []
         assert SECRET_KEY_IN_QUERY not in log
+
+
+def test_gunicorn_masks_a_card_number_in_a_request_line_it_cannot_parse(gunicorn_server):
+    import socket
+    from urllib.parse import urlsplit
+
+    address = urlsplit(gunicorn_server.url)
+    with socket.create_connection((address.hostname, address.port), timeout=10) as sock:
+        # Spaces inside the target: gunicorn refuses the line itself, before Django, and logs it.
+        sock.sendall(f"GET /pay {_groups(' ')} now HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode())
+        answer = sock.recv(65536)
+    deadline = time.monotonic() + 5
+    while "Invalid request" not in gunicorn_server.log() and time.monotonic() < deadline:
+        time.sleep(0.1)
+
+    assert answer.startswith(b"HTTP/1.1 400")
+    assert "Invalid request" in gunicorn_server.log()  # gunicorn did log the line...
+    assert not _found(gunicorn_server.log())  # ...with the number masked
