@@ -4,7 +4,7 @@ from . import context, pci
 
 
 class RequestContextFilter(logging.Filter):
-    """Adds the current correlation, causation and merchant ids to every log record."""
+    """Adds the current correlation, causation, merchant and payment ids to every log record."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         record.correlation_id = context.correlation_id.get()
@@ -12,6 +12,9 @@ class RequestContextFilter(logging.Filter):
         merchant = context.merchant_id.get()
         if merchant:
             record.merchant_id = merchant
+        payment = context.payment_id.get()
+        if payment and not hasattr(record, "payment_id"):  # a call's own `extra` names its payment
+            record.payment_id = payment
         return True
 
 

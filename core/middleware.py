@@ -43,3 +43,4 @@ class RequestContextMiddleware:
             context.causation_id.reset(tokens[1])
             context.correlation_id.reset(tokens[0])
             context.merchant_id.set(None)
+            context.payment_id.set(None)  # set by the payment views
