@@ -4,6 +4,9 @@ WORKDIR /app
 COPY requirements/ requirements/
 RUN pip install --no-cache-dir -r requirements/production.txt
 COPY . .
+# Sentry's release (core/sentry.py): docker build --build-arg GIT_COMMIT=$(git rev-parse HEAD)
+ARG GIT_COMMIT=""
+ENV GIT_COMMIT=$GIT_COMMIT
 RUN useradd --create-home app && chown -R app /app
 USER app
 EXPOSE 8000

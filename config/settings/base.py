@@ -411,6 +411,12 @@ LOGGING = {
         "request_context": {"()": "core.logging.RequestContextFilter"},
         # Card numbers and secrets never reach a log line (core.pci.mask).
         "mask_sensitive": {"()": "core.logging.MaskingFilter"},
+        # The housekeeping loops of the beat schedule run every few seconds: their routine lines
+        # are dropped; each task logs itself when it did something (core/celery_logging.py).
+        "celery_lines": {
+            "()": "core.celery_logging.CeleryLinesFilter",
+            "quiet_tasks": [entry["task"] for entry in CELERY_BEAT_SCHEDULE.values()],
+        },
     },
     "formatters": {
         "json": {
@@ -430,30 +436,20 @@ LOGGING = {
     "loggers": {
         "django.server": {"level": "WARNING"},
         "httpx": {"level": "WARNING"},
+        # Celery: beat's "Sending due task" and the worker's "Task ... succeeded" lines (failures are
+        # ERROR, retries WARNING); "Task ... received" says nothing its outcome line does not.
+        "celery.beat": {"filters": ["celery_lines"]},
+        "celery.app.trace": {"filters": ["celery_lines"]},
+        "celery.worker.strategy": {"level": "WARNING"},
     },
 }
 
-# --- Sentry: on when SENTRY_DSN is set ----------------------------------------------------------
+# --- Sentry: on when SENTRY_DSN is set (web, worker and beat: each loads these settings) -------
+# Options, release detection and the scrubbers in core/sentry.py.
 SENTRY_DSN = env.str("SENTRY_DSN", default="")
 if SENTRY_DSN:
     import sentry_sdk
-    from sentry_sdk.scrubber import DEFAULT_DENYLIST, EventScrubber
 
-    from core.pci import sentry_before_send
+    from core.sentry import sentry_options
 
-    # Sentry's scrubber drops values under these names; ours then masks card numbers and
-    # secrets in every remaining string of the event (URL, query, headers, messages, breadcrumbs).
-    _SENTRY_DENYLIST = [
-        *DEFAULT_DENYLIST,
-        *("api-key", "http_authorization", "signature", "webhook-signature", "webhook_signature"),
-        *(f"x{sep}{provider}{sep}signature" for provider in ("cielo", "rede", "getnet") for sep in "-_"),
-    ]
-    sentry_sdk.init(
-        dsn=SENTRY_DSN,
-        environment=env.str("SENTRY_ENVIRONMENT", default="production"),
-        traces_sample_rate=env.float("SENTRY_TRACES_SAMPLE_RATE", default=0.0),
-        send_default_pii=False,
-        event_scrubber=EventScrubber(denylist=_SENTRY_DENYLIST, recursive=True),
-        before_send=sentry_before_send,
-        before_send_transaction=sentry_before_send,
-    )
+    sentry_sdk.init(**sentry_options(dsn=SENTRY_DSN))
