@@ -3,11 +3,18 @@ import sys
 
 from celery import Celery, signals
 
+from core import celery_logging
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
 
 app = Celery("payments_core")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+# Django's LOGGING in workers and beat, and ids on every task's lines (core/celery_logging.py).
+signals.setup_logging.connect(celery_logging.keep_django_logging, weak=False)
+signals.task_prerun.connect(celery_logging.bind_task_ids, weak=False)
+signals.task_postrun.connect(celery_logging.unbind_task_ids, weak=False)
 
 
 @signals.worker_init.connect

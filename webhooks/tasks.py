@@ -1,10 +1,15 @@
-"""Thin Celery tasks: load, call a service. Each is safe to run twice."""
+"""Thin Celery tasks: load, call a service. Each is safe to run twice. The periodic one logs only
+when it found something to do."""
+
+import logging
 
 from celery import shared_task
 
 from core import context
 
 from . import services
+
+logger = logging.getLogger(__name__)
 
 
 @shared_task
@@ -19,4 +24,6 @@ def retry_provider_notifications() -> int:
     due = services.notifications_due()
     for notification_id in due:
         apply_provider_notification.delay(notification_id)
+    if due:
+        logger.info("provider notifications due again: %d queued", len(due))
     return len(due)
