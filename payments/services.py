@@ -27,6 +27,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Count, Exists, OuterRef, Q
 from django.db.models.functions import Now
 
+from core import context
 from core.errors import (
     ApplicationError,
     InsufficientFunds,
@@ -650,6 +651,11 @@ def operation_resolve(*, operation_id: str) -> str:
     operation = ProviderOperation.objects.select_related("payment").get(pk=operation_id)
     if operation.status not in OPEN_OPERATION_STATUSES:
         return operation.status
+    with context.bound(payment=operation.payment_id, merchant=operation.payment.merchant_id):
+        return _operation_resolve(operation)
+
+
+def _operation_resolve(operation: ProviderOperation) -> str:
     payment = operation.payment
     adapter = registry.get_provider(operation.provider)
     result = adapter.get_status(

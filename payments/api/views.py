@@ -2,6 +2,7 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.response import Response
 
+from core import context
 from core.api.pagination import page_body, paginate, parse_cursor
 from core.api.query import LIMIT_DEFAULT, ListQuerySerializer
 from core.api.schema import idempotent_post_schema, list_parameters, page_of, problems
@@ -21,6 +22,14 @@ from .serializers import (
     RefundCreateSerializer,
     RefundOutputSerializer,
 )
+
+
+class PaymentSubject:
+    """The payment in the URL is the request's subject: its id goes on every log line."""
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)  # authenticated first (the middleware resets it)
+        context.payment_id.set(kwargs["payment_id"])
 
 
 class PaymentListCreateView(IdempotentPostView):
@@ -44,17 +53,18 @@ class PaymentListCreateView(IdempotentPostView):
     def perform_post(self, request):
         data = validated(PaymentCreateSerializer, request.data)
         payment = services.payment_create(merchant_id=self.merchant_id, **data)
+        context.payment_id.set(payment.id)
         return Response(payment_to_dict(payment), status=status.HTTP_201_CREATED)
 
 
-class PaymentDetailView(MerchantAPIView):
+class PaymentDetailView(PaymentSubject, MerchantAPIView):
     @extend_schema(operation_id="payments_retrieve", responses={200: PaymentOutputSerializer})
     def get(self, request, payment_id: str):
         payment = selectors.payment_get(merchant_id=self.merchant_id, payment_id=payment_id)
         return Response(payment_to_dict(payment))
 
 
-class PaymentAuthorizeView(IdempotentPostView):
+class PaymentAuthorizeView(PaymentSubject, IdempotentPostView):
     @idempotent_post_schema(
         EmptySerializer,
         PaymentOutputSerializer,
@@ -70,7 +80,7 @@ class PaymentAuthorizeView(IdempotentPostView):
         return Response(payment_to_dict(payment))
 
 
-class PaymentCaptureView(IdempotentPostView):
+class PaymentCaptureView(PaymentSubject, IdempotentPostView):
     @idempotent_post_schema(
         CaptureSerializer,
         PaymentOutputSerializer,
@@ -93,7 +103,7 @@ class PaymentCaptureView(IdempotentPostView):
         return Response(payment_to_dict(payment))
 
 
-class PaymentCancelView(IdempotentPostView):
+class PaymentCancelView(PaymentSubject, IdempotentPostView):
     @idempotent_post_schema(
         EmptySerializer,
         PaymentOutputSerializer,
@@ -113,7 +123,7 @@ class PaymentCancelView(IdempotentPostView):
         return Response(payment_to_dict(payment))
 
 
-class PaymentRefundsView(IdempotentPostView):
+class PaymentRefundsView(PaymentSubject, IdempotentPostView):
     @idempotent_post_schema(
         RefundCreateSerializer,
         RefundOutputSerializer,
@@ -138,7 +148,7 @@ class PaymentRefundsView(IdempotentPostView):
         return Response(refund_to_dict(refund), status=status.HTTP_201_CREATED)
 
 
-class PaymentEventsView(MerchantAPIView):
+class PaymentEventsView(PaymentSubject, MerchantAPIView):
     """The payment's domain events, oldest first, paginated by sequence."""
 
     @extend_schema(
