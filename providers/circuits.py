@@ -365,7 +365,8 @@ class CircuitBreaker:
         if transition in ("opened", "reopened"):
             CIRCUIT_OPENS.labels(self.provider).inc()
             self._show(CircuitState.OPEN)
-            logger.error(
+            # A provider outage, not a bug: a warning (alert on provider_circuit_opens_total).
+            logger.warning(
                 "circuit opened: calls to the provider are refused",
                 extra=self._extra(
                     transition=transition, cooldown_seconds=self.config.cooldown_seconds, failure=failure

@@ -137,8 +137,8 @@ def provider_day_reconcile(*, provider: str, business_date: date) -> list[Run]:
         report, _ = report_fetch(provider=provider, business_date=business_date, currency=currency)
         try:
             runs.append(report_reconcile(report_id=report.pk))
-        except ReportRejected as exc:
-            logger.error(
+        except ReportRejected as exc:  # a bad file is a refusal, not a bug: left to an operator
+            logger.warning(
                 "settlement report rejected", extra={"report_id": report.pk, "provider": provider, "error": exc.detail}
             )
     return runs

@@ -41,5 +41,6 @@ def reconcile_report(report_id: int) -> int | None:
         try:
             return services.report_reconcile(report_id=report_id).pk
         except ReportRejected as exc:
-            logger.error("settlement report rejected", extra={"report_id": report_id, "error": exc.detail})
+            # An uploaded file we refuse is an expected outcome (the operator sees why in the admin).
+            logger.warning("settlement report rejected", extra={"report_id": report_id, "error": exc.detail})
             return None
