@@ -1,5 +1,7 @@
 import logging
 
+from opentelemetry import trace
+
 from . import context, pci
 
 
@@ -15,6 +17,10 @@ class RequestContextFilter(logging.Filter):
         payment = context.payment_id.get()
         if payment and not hasattr(record, "payment_id"):  # a call's own `extra` names its payment
             record.payment_id = payment
+        span_context = trace.get_current_span().get_span_context()
+        if span_context.is_valid:  # the active span's ids, in hex as Jaeger shows them
+            record.trace_id = format(span_context.trace_id, "032x")
+            record.span_id = format(span_context.span_id, "016x")
         return True
 
 

@@ -22,6 +22,10 @@ class DomainEvent(models.Model):
     causation_id = models.CharField(max_length=128, blank=True, default="")
     occurred_at = models.DateTimeField(db_default=Now())
     published_at = models.DateTimeField(null=True, blank=True)
+    # The W3C trace context (traceparent, tracestate) of the span that recorded it, so the relay
+    # and webhook deliveries join or link to that trace (core.tracing). Null when tracing was off
+    # or nothing was traced (events written in SQL by set-based settlement).
+    trace_context = models.JSONField(null=True, blank=True)
 
     class Meta:
         constraints = [

@@ -5,7 +5,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection
 from django.utils import timezone
 
-from core import context
+from core import context, tracing
 from core.ids import new_event_id
 
 from .models import DomainEvent
@@ -14,8 +14,8 @@ from .models import DomainEvent
 # SELECT list is text to PostgreSQL, hence the cast to the jsonb column's type there.)
 _APPEND = """
 INSERT INTO events_domainevent
-    (id, merchant_id, aggregate_type, aggregate_id, sequence, type, data, correlation_id, causation_id)
-SELECT %s, %s, %s, %s, COALESCE(MAX(sequence), 0) + 1, %s, {data}, %s, %s
+    (id, merchant_id, aggregate_type, aggregate_id, sequence, type, data, correlation_id, causation_id, trace_context)
+SELECT %s, %s, %s, %s, COALESCE(MAX(sequence), 0) + 1, %s, {data}, %s, %s, {trace_context}
   FROM events_domainevent
  WHERE aggregate_type = %s AND aggregate_id = %s
 RETURNING sequence, occurred_at
@@ -38,10 +38,14 @@ def event_record(*, merchant_id: str, aggregate_type: str, aggregate_id: str, ty
         data=data,
         correlation_id=context.correlation_id.get() or "",
         causation_id=context.causation_id.get() or "",
+        trace_context=tracing.current_carrier(),
     )
+    # The active span (the request's, a task's) is what this event is about.
+    tracing.annotate(**{f"{aggregate_type}.id": aggregate_id, "merchant.id": merchant_id})
+    jsonb = "%s::jsonb" if connection.vendor == "postgresql" else "%s"
     with connection.cursor() as cursor:
         cursor.execute(
-            _APPEND.format(data="%s::jsonb" if connection.vendor == "postgresql" else "%s"),
+            _APPEND.format(data=jsonb, trace_context=jsonb),
             [
                 event.id,
                 merchant_id,
@@ -51,6 +55,7 @@ def event_record(*, merchant_id: str, aggregate_type: str, aggregate_id: str, ty
                 json.dumps(data, cls=DjangoJSONEncoder),
                 event.correlation_id,
                 event.causation_id,
+                None if event.trace_context is None else json.dumps(event.trace_context),
                 aggregate_type,
                 aggregate_id,
             ],
