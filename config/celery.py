@@ -17,6 +17,15 @@ signals.task_prerun.connect(celery_logging.bind_task_ids, weak=False)
 signals.task_postrun.connect(celery_logging.unbind_task_ids, weak=False)
 
 
+@signals.worker_process_init.connect
+@signals.beat_init.connect
+def _set_up_tracing(**kwargs) -> None:
+    """In each pool process after the fork (a span exporter's thread does not survive one)."""
+    from core import tracing
+
+    tracing.setup()
+
+
 @signals.worker_init.connect
 @signals.beat_init.connect
 def _refuse_to_start_on_check_errors(**kwargs) -> None:

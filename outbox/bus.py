@@ -18,6 +18,7 @@ from django.conf import settings
 from kombu import Connection, Exchange, Producer
 from kombu.exceptions import OperationalError
 
+from core import tracing
 from core.formats import rfc3339
 from events.models import DomainEvent
 
@@ -110,6 +111,7 @@ class Publisher:
             content_encoding="utf-8",
             delivery_mode=2,
             message_id=event.id,
+            headers=tracing.inject_current(),  # a subscriber may continue the trace (W3C traceparent)
             retry=False,
             timeout=CONFIRM_TIMEOUT_SECONDS,
             confirm_timeout=CONFIRM_TIMEOUT_SECONDS,

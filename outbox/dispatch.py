@@ -37,6 +37,8 @@ from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.db.models.functions import Now
 from standardwebhooks.webhooks import Webhook
 
+from core import tracing
+
 from . import metrics
 from .errors import InvalidWebhookUrl
 from .locks import lock_delivery, lock_endpoint_any_status
@@ -88,6 +90,13 @@ class Job:
     secrets: tuple[str, ...]  # the current secret, and the previous one during its overlap
     event_id: str
     body: str
+    # For the attempt's span (core.tracing): what it is about and the trace that caused it.
+    event_type: str = ""
+    aggregate: tuple[str, str] = ("", "")
+    merchant_id: str = ""
+    attempt: int = 1
+    occurred_at: datetime | None = None
+    trace_context: dict | None = None
 
 
 @dataclass(frozen=True)
@@ -162,6 +171,12 @@ def _claim(limit: int) -> list[Job]:
             secrets=_signing_secrets(row.endpoint, row.db_now),
             event_id=row.event_id,
             body=webhook_body(row.event),
+            event_type=row.event_type,
+            aggregate=(row.aggregate_type, row.aggregate_id),
+            merchant_id=row.endpoint.merchant_id,
+            attempt=row.attempt_count + 1,
+            occurred_at=row.event.occurred_at,
+            trace_context=row.event.trace_context,
         )
         for row in rows
     ]
@@ -187,6 +202,31 @@ async def _send_all(jobs: list[Job]) -> list[Outcome]:
 
 
 async def _send(job: Job, client: httpx.AsyncClient) -> Outcome:
+    # Each attempt is a span: in the request's trace while the event is recent, else a new trace
+    # linked to it (core.tracing.follow). The POST under it carries its traceparent.
+    with tracing.follow(
+        f"webhook {job.event_type}",
+        job.trace_context,
+        occurred_at=job.occurred_at or datetime.now(UTC),
+        now=datetime.now(UTC),
+        **{
+            "event.id": job.event_id,
+            "event.type": job.event_type,
+            f"{job.aggregate[0]}.id": job.aggregate[1] or None,
+            "merchant.id": job.merchant_id,
+            "webhook.delivery": job.delivery_id,
+            "webhook.endpoint": job.endpoint_id,
+            "webhook.attempt": job.attempt,
+        },
+    ) as span:
+        outcome = await _attempt(job, client)
+        span.set_attribute("webhook.outcome", "delivered" if outcome.delivered else "failed")
+        if outcome.status_code is not None:
+            span.set_attribute("http.response.status_code", outcome.status_code)
+        return outcome
+
+
+async def _attempt(job: Job, client: httpx.AsyncClient) -> Outcome:
     timeout = settings.WEBHOOK_TIMEOUT_SECONDS
     started = time.monotonic()
     status_code, excerpt, error = None, "", ""

@@ -32,7 +32,10 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Exists, OuterRef
 from django.db.models.functions import Now
+from django.utils import timezone
+from opentelemetry.trace import SpanKind
 
+from core import tracing
 from events.models import DomainEvent
 
 from . import metrics
@@ -77,12 +80,34 @@ def _relay_batch(publisher: Publisher, batch_size: int) -> tuple[int, int]:
             return 0, 0
         deliveries = _fan_out(events)
         for event in events:
-            publisher.publish(event)
+            with _publish_span(event):
+                publisher.publish(event)
         published_at = _mark_published([event.id for event in events])
     for event in events:
         metrics.EVENTS_PUBLISHED.labels(event.type).inc()
         metrics.PUBLISH_DELAY.observe(max((published_at - event.occurred_at).total_seconds(), 0.0))
     return len(events), deliveries
+
+
+def _publish_span(event: DomainEvent):
+    """The publish joins the trace of the request that recorded the event (or, for an old event,
+    links to it: core.tracing.follow); the message carries this span's traceparent."""
+    return tracing.follow(
+        f"publish {event.type}",
+        event.trace_context,
+        occurred_at=event.occurred_at,
+        now=timezone.now(),
+        kind=SpanKind.PRODUCER,
+        **{
+            "messaging.system": "rabbitmq",
+            "messaging.operation.type": "publish",
+            "messaging.destination.name": settings.EVENT_BUS_EXCHANGE,
+            "messaging.message.id": event.id,
+            "event.type": event.type,
+            f"{event.aggregate_type}.id": event.aggregate_id,
+            "merchant.id": event.merchant_id,
+        },
+    )
 
 
 def _claim_heads(limit: int) -> list[DomainEvent]:

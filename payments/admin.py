@@ -1,11 +1,15 @@
 from datetime import timedelta
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.db.models.functions import Now
 from django.template.response import TemplateResponse
+from django.utils.html import format_html_join
+from django.utils.safestring import mark_safe
 
+from core import tracing
 from core.admin import ReadOnlyModelAdmin, ReadOnlyTabularInline
 from core.errors import ApplicationError
 from core.money import format_amount
@@ -45,7 +49,7 @@ class PaymentAdmin(ReadOnlyModelAdmin):
     date_hierarchy = "created_at"
     list_select_related = ("merchant",)
     inlines = [RefundInline, OperationInline, DisputeInline]
-    readonly_fields = [f.name for f in Payment._meta.fields] + ["events"]
+    readonly_fields = [f.name for f in Payment._meta.fields] + ["events", "traces"]
 
     @admin.display(description="amount", ordering="amount")
     def amount_display(self, obj: Payment) -> str:
@@ -55,6 +59,25 @@ class PaymentAdmin(ReadOnlyModelAdmin):
     def events(self, obj: Payment) -> str:
         rows = DomainEvent.objects.filter(aggregate_type="payment", aggregate_id=obj.id).order_by("sequence")
         return "\n".join(f"#{e.sequence} {e.type} at {e.occurred_at:%Y-%m-%d %H:%M:%S}" for e in rows) or "-"
+
+    @admin.display(description="traces")
+    def traces(self, obj: Payment) -> str:
+        """The traces its events were recorded in (core.tracing), oldest first, each linked to
+        the trace viewer at TRACE_UI_URL when one is set."""
+        contexts = (
+            DomainEvent.objects.filter(aggregate_type="payment", aggregate_id=obj.id, trace_context__isnull=False)
+            .order_by("sequence")
+            .values_list("trace_context", flat=True)
+        )
+        trace_ids = [trace_id for trace_id in dict.fromkeys(map(tracing.trace_id_of, contexts)) if trace_id]
+        if not trace_ids:
+            return "-"
+        viewer = settings.TRACE_UI_URL.rstrip("/")
+        if not viewer:
+            return "\n".join(trace_ids)
+        return format_html_join(
+            mark_safe("<br>"), '<a href="{}/trace/{}" rel="noopener">{}</a>', ((viewer, t, t) for t in trace_ids)
+        )
 
 
 @admin.register(Refund)

@@ -27,7 +27,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Count, Exists, OuterRef, Q
 from django.db.models.functions import Now
 
-from core import context
+from core import context, tracing
 from core.errors import (
     ApplicationError,
     InsufficientFunds,
@@ -360,6 +360,26 @@ def _raise_if_failed(operation: ProviderOperation, result: ProviderResult, *, wh
 
 
 def _call_provider(operation: ProviderOperation) -> ProviderResult:
+    with _provider_span(operation, operation.kind) as span:
+        result = _provider_call(operation)
+        span.set_attribute("payment.outcome", str(result.outcome))
+        return result
+
+
+def _provider_span(operation: ProviderOperation, name: str):
+    """The span of one provider call (its HTTP requests are children): ids, provider, operation
+    and, set by the caller, outcome; never the card token."""
+    return tracing.span(
+        f"provider {name}",
+        payment_id=operation.payment_id,
+        merchant_id=operation.payment.merchant_id,
+        payment_provider=operation.provider,
+        payment_operation=str(name),
+        **{"provider.operation.id": operation.id},
+    )
+
+
+def _provider_call(operation: ProviderOperation) -> ProviderResult:
     """Step 2: the provider call, outside any transaction."""
     assert not transaction.get_connection().in_atomic_block, "never call a provider inside a transaction"
     adapter = registry.get_provider(operation.provider)
@@ -658,15 +678,17 @@ def operation_resolve(*, operation_id: str) -> str:
 def _operation_resolve(operation: ProviderOperation) -> str:
     payment = operation.payment
     adapter = registry.get_provider(operation.provider)
-    result = adapter.get_status(
-        StatusRequest(
-            operation=Operation(operation.kind),
-            reference=payment.id if operation.kind == OperationKind.AUTHORIZE else operation.reference,
-            payment_reference=payment.id,
-            provider_reference=operation.provider_reference or payment.provider_reference,
-            amount=operation.amount,
+    with _provider_span(operation, f"{operation.kind}_status") as span:
+        result = adapter.get_status(
+            StatusRequest(
+                operation=Operation(operation.kind),
+                reference=payment.id if operation.kind == OperationKind.AUTHORIZE else operation.reference,
+                payment_reference=payment.id,
+                provider_reference=operation.provider_reference or payment.provider_reference,
+                amount=operation.amount,
+            )
         )
-    )
+        span.set_attribute("payment.outcome", str(result.outcome))
     if result.outcome in (Outcome.PENDING, Outcome.UNKNOWN):
         _schedule_next_check(operation)
         return operation.status

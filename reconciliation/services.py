@@ -27,7 +27,9 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.db.models.functions import Now
 
+from core import tracing
 from core.money import is_known_currency
+from events.selectors import latest_trace_context
 from ledger import chart
 from ledger.models import JournalEntry
 from ledger.services import PostingLine, entry_post, platform_account_get_or_create
@@ -147,6 +149,40 @@ def provider_day_reconcile(*, provider: str, business_date: date) -> list[Run]:
 def report_reconcile(*, report_id: int) -> Run:
     """Reconciles a received report, or finishes reconciling it: safe to call again at any point
     (a retried task). Raises ReportRejected, and records why, for a report that cannot be."""
+    with tracing.span("reconciliation run", **{"reconciliation.report.id": report_id}) as span:
+        run = _report_reconcile(report_id)
+        span.set_attributes(
+            {
+                "reconciliation.run.id": run.pk,
+                "payment.provider": run.provider,
+                "reconciliation.business_date": str(run.business_date),
+                "reconciliation.status": run.status,
+            }
+        )
+        _link_case_payments(run)
+        return run
+
+
+# A run may open thousands of cases: its span links to the traces of this many of their payments.
+TRACE_LINKED_CASES = 32
+
+
+def _link_case_payments(run: Run) -> None:
+    """The run's trace is its own; it links to the traces of the payments it found a difference
+    for (each payment's newest stored trace context), so an operator can go from one to the other."""
+    if not tracing.enabled():
+        return
+    payment_ids = (
+        Discrepancy.objects.filter(run=run, payment_id__isnull=False)
+        .order_by("pk")
+        .values_list("payment_id", flat=True)[:TRACE_LINKED_CASES]
+    )
+    for payment_id in payment_ids:
+        context = latest_trace_context(aggregate_type="payment", aggregate_id=payment_id)
+        tracing.link_current(context, **{"link.kind": "payment", "payment.id": payment_id})
+
+
+def _report_reconcile(report_id: int) -> Run:
     report = SettlementReport.objects.get(pk=report_id)
     if report.status == ReportStatus.REJECTED:
         raise ReportRejected(report.error)
@@ -410,6 +446,9 @@ def discrepancy_resolve(*, discrepancy_id: int, resolution: str, operator: str, 
     resolution = Resolution(resolution)
     with transaction.atomic():
         payment_id = Discrepancy.objects.filter(pk=discrepancy_id).values_list("payment_id", flat=True).first()
+        if payment_id and tracing.enabled():
+            tracing.annotate(payment_id=payment_id, **{"reconciliation.discrepancy.id": discrepancy_id})
+            tracing.link_current(latest_trace_context(aggregate_type="payment", aggregate_id=payment_id))
         payment = lock_payment(payment_id=payment_id) if payment_id else None
         case = lock_discrepancy(discrepancy_id=discrepancy_id)
         if case.status != CaseStatus.OPEN:

@@ -24,6 +24,8 @@ from django.core.cache import cache
 from django.db import IntegrityError, connection, transaction
 from django.db.models.functions import Now
 
+from core import tracing
+from events.selectors import latest_trace_context
 from payments import notifications as payment_notifications
 from providers import registry
 from providers.port import InvalidNotification, NotificationKind, Outcome, ProviderNotification
@@ -122,6 +124,7 @@ def _refusal_window() -> str:
 
 
 def _accept(provider: str, request: dict, body: bytes, notification: ProviderNotification) -> InboundNotification:
+    _trace_notification(provider, notification.payment_reference, kind=str(notification.kind))
     fields = {
         "provider": provider,
         "body": body,
@@ -191,14 +194,32 @@ def _from_json(data: dict) -> ProviderNotification:
     )
 
 
+def _trace_notification(provider: str, payment_id: str, *, kind: str) -> None:
+    """A notification's spans are a trace of their own (the provider's request, then the task),
+    linked to the payment's: the newest trace context stored with its events."""
+    if not tracing.enabled():
+        return
+    tracing.annotate(payment_id=payment_id, payment_provider=provider, **{"notification.kind": kind})
+    context = latest_trace_context(aggregate_type="payment", aggregate_id=payment_id)
+    tracing.link_current(context, **{"link.kind": "payment"})
+
+
 # --- applying -----------------------------------------------------------------------------------
 def notification_process(*, notification_id: str) -> str:
     """Applies an accepted notification, once; returns its processing status afterwards."""
+    with tracing.span("provider notification apply", **{"notification.id": notification_id}):
+        status = _notification_process(notification_id)
+        tracing.annotate(**{"notification.status": status})
+        return status
+
+
+def _notification_process(notification_id: str) -> str:
     with transaction.atomic():
         row = InboundNotification.objects.select_for_update().annotate(db_now=Now()).get(pk=notification_id)
         if row.status not in OPEN_PROCESSING:
             return row.status
         row.attempts += 1
+        _trace_notification(row.provider, row.payment_reference, kind=row.kind)
         try:
             with transaction.atomic():
                 outcome = payment_notifications.notification_apply(
@@ -210,6 +231,8 @@ def notification_process(*, notification_id: str) -> str:
         else:
             error = ""
         _record(row, outcome, error)
+        if outcome is not None:
+            tracing.annotate(payment_outcome=str(outcome.status))
     if outcome is not None and outcome.status == payment_notifications.Applied.APPLIED:
         payment_notifications.notification_follow_up(outcome)
         for deferred_id in notifications_deferred(payment_reference=row.payment_reference):

@@ -444,6 +444,13 @@ LOGGING = {
     },
 }
 
+# --- Traces (core/tracing.py): on when OTEL_EXPORTER_OTLP_ENDPOINT is set ----------------------
+# The relay and webhook deliveries join the trace of the request that recorded their event while
+# the event is this young; older, they start a new trace linked to it.
+TRACE_CONTINUE_WITHIN_SECONDS = env.int("TRACE_CONTINUE_WITHIN_SECONDS", default=300)
+# The trace viewer: the admin's payment page links each trace id to TRACE_UI_URL/trace/<id> (Jaeger).
+TRACE_UI_URL = env.str("TRACE_UI_URL", default="")
+
 # --- Sentry: on when SENTRY_DSN is set (web, worker and beat: each loads these settings) -------
 # Options, release detection and the scrubbers in core/sentry.py.
 SENTRY_DSN = env.str("SENTRY_DSN", default="")
