@@ -3,7 +3,7 @@ import sys
 
 from celery import Celery, signals
 
-from core import celery_logging
+from core import celery_logging, heartbeat
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
 
@@ -15,6 +15,10 @@ app.autodiscover_tasks()
 signals.setup_logging.connect(celery_logging.keep_django_logging, weak=False)
 signals.task_prerun.connect(celery_logging.bind_task_ids, weak=False)
 signals.task_postrun.connect(celery_logging.unbind_task_ids, weak=False)
+
+# Beat records its own heartbeat as it sends the heartbeat task (core/heartbeat.py).
+signals.beat_init.connect(heartbeat.beat_started, weak=False)
+signals.before_task_publish.connect(heartbeat.heartbeat_sent, sender=heartbeat.HEARTBEAT_TASK, weak=False)
 
 
 @signals.worker_process_init.connect

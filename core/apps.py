@@ -9,7 +9,9 @@ class CoreConfig(AppConfig):
     def ready(self) -> None:
         from . import checks as core_checks
         from . import throttling
+        from .heartbeat import register_heartbeat_collector
 
         checks.register(throttling.rate_settings)
         checks.register(core_checks.encryption_keys)
         checks.register(core_checks.production_defaults_refused)
+        register_heartbeat_collector()

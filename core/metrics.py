@@ -1,10 +1,33 @@
 """Prometheus metrics. With several worker processes (gunicorn), set PROMETHEUS_MULTIPROC_DIR
-so every process writes its samples there and /metrics aggregates them."""
+so every process writes its samples there and /metrics aggregates them.
+
+Every module that defines metrics imports this one first, so that the process identifier below is
+in place before any metric (and its file) is created."""
 
 import os
+import socket
 
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+    multiprocess,
+    values,
+)
 from prometheus_client import REGISTRY as DEFAULT_REGISTRY
+
+
+def process_identifier() -> str:
+    """Names this process's files in PROMETHEUS_MULTIPROC_DIR. The pid alone is not unique when
+    containers (each with its own pid 1, 7, ...) share the directory: the hostname is prefixed.
+    No underscore: prometheus_client splits the file names on it."""
+    return f"{socket.gethostname().replace('_', '-')}-{os.getpid()}"
+
+
+if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    values.ValueClass = values.MultiProcessValue(process_identifier)
 
 PAYMENT_OPERATIONS = Counter(
     "payments_operations_total", "Payment operations by kind and result", ["operation", "result"]

@@ -33,3 +33,15 @@ class IdempotencyKey(models.Model):
 
     def __str__(self) -> str:
         return f"{self.merchant_id}:{self.key}"
+
+
+class Heartbeat(models.Model):
+    """When a Celery worker (the heartbeat task) or beat (sending it) was last seen, one row each,
+    so that the web's /metrics can tell that they are alive (core.heartbeat)."""
+
+    process = models.CharField(primary_key=True, max_length=32)
+    seen_at = models.DateTimeField()
+    hostname = models.CharField(max_length=255, blank=True, default="", help_text="Who was seen last.")
+
+    def __str__(self) -> str:
+        return f"{self.process} seen at {self.seen_at:%Y-%m-%d %H:%M:%S}"

@@ -7,6 +7,7 @@ import logging
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
 from django.http import HttpResponse, JsonResponse
 from django.views.decorators.http import require_GET
 
@@ -23,7 +24,12 @@ def health_live(request):
 
 @require_GET
 def health_ready(request):
-    checks = {"database": _check_database, "cache": _check_cache, "broker": _check_broker}
+    checks = {
+        "database": _check_database,
+        "migrations": _check_migrations,
+        "cache": _check_cache,
+        "broker": _check_broker,
+    }
     results = {}
     for name, check in checks.items():
         try:
@@ -39,6 +45,16 @@ def health_ready(request):
 def _check_database() -> None:
     with connection.cursor() as cursor:
         cursor.execute("SELECT 1")
+
+
+def _check_migrations() -> None:
+    """Code newer than the schema (a deploy whose `migrate` did not run, or an app migrated back)
+    is not ready: its queries would fail on columns that do not exist yet."""
+    executor = MigrationExecutor(connection)
+    unapplied = executor.migration_plan(executor.loader.graph.leaf_nodes())
+    if unapplied:
+        names = ", ".join(f"{migration.app_label}.{migration.name}" for migration, _ in unapplied[:5])
+        raise RuntimeError(f"{len(unapplied)} unapplied migration(s): {names}")
 
 
 def _check_cache() -> None:

@@ -126,3 +126,21 @@ class Posting(models.Model):
 
     def __str__(self) -> str:
         return f"{self.entry_id} {self.account_id} {self.amount} {self.currency}"
+
+
+class VerificationRun(models.Model):
+    """One run of the ledger's verification (the nightly task or `manage.py ledger_verify`): what
+    it found, kept so that any process can export the last result (ledger.metrics)."""
+
+    class Source(models.TextChoices):
+        TASK = "task", "nightly task"
+        COMMAND = "command", "manage.py ledger_verify"
+
+    source = models.CharField(max_length=16, choices=Source.choices)
+    finished_at = models.DateTimeField(db_default=Now(), editable=False)
+    ok = models.BooleanField()
+    problem_count = models.PositiveIntegerField(default=0)
+    problems = models.TextField(blank=True, default="", help_text="The first problems found, one a line.")
+
+    def __str__(self) -> str:
+        return f"{self.get_source_display()} at {self.finished_at:%Y-%m-%d %H:%M}: {'ok' if self.ok else 'failed'}"

@@ -2,7 +2,8 @@ import logging
 
 from celery import shared_task
 
-from .verification import verify
+from .models import VerificationRun
+from .verification import verify_and_record
 
 logger = logging.getLogger(__name__)
 
@@ -10,7 +11,7 @@ logger = logging.getLogger(__name__)
 @shared_task
 def verify_ledger() -> int:
     """Nightly proof that the books hold; every problem is an error log line (and a Sentry event)."""
-    problems = verify()
+    problems = verify_and_record(source=VerificationRun.Source.TASK)
     for problem in problems:
         logger.error("ledger verification failed", extra={"problem": problem})
     if not problems:

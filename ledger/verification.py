@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable
 from django.db import transaction
 from django.db.models import Count, F, Sum
 
-from .models import Account, JournalEntry, Posting
+from .models import Account, JournalEntry, Posting, VerificationRun
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +44,22 @@ def verify() -> list[str]:
         except Exception as exc:  # a broken check is a finding, and the other checks still run
             logger.exception("ledger check failed", extra={"check": _check_name(check)})
             problems.append(f"{_check_name(check)}: the check itself failed: {exc!r}")
+    return problems
+
+
+# What a run keeps of its problems: enough to start looking, not a copy of a broken ledger.
+RECORDED_PROBLEMS = 50
+
+
+def verify_and_record(*, source: str) -> list[str]:
+    """verify(), and its result stored as a VerificationRun (exported on /metrics)."""
+    problems = verify()
+    VerificationRun.objects.create(
+        source=source,
+        ok=not problems,
+        problem_count=len(problems),
+        problems="\n".join(problem[:1000] for problem in problems[:RECORDED_PROBLEMS]),
+    )
     return problems
 
 

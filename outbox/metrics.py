@@ -7,6 +7,7 @@ would look healthy."""
 import functools
 import logging
 
+from django.db.models import Count
 from prometheus_client import Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily
 
@@ -35,6 +36,8 @@ class BacklogCollector:
         yield GaugeMetricFamily("outbox_backlog_events", "Domain events not yet published")
         yield GaugeMetricFamily("outbox_lag_seconds", "Age of the oldest unpublished domain event")
         yield GaugeMetricFamily("webhook_deliveries_pending", "Webhook deliveries waiting to be sent")
+        yield GaugeMetricFamily("webhook_deliveries_failing", _FAILING_HELP, labels=["state"])
+        yield GaugeMetricFamily("webhook_endpoints_disabled", _DISABLED_HELP, labels=["reason"])
 
     def collect(self):
         from .selectors import relay_status
@@ -51,6 +54,38 @@ class BacklogCollector:
         yield GaugeMetricFamily(
             "webhook_deliveries_pending", "Webhook deliveries waiting to be sent", value=status.pending_deliveries
         )
+        try:
+            health = list(_delivery_health())
+        except Exception:
+            logger.warning("outbox metrics: could not read the deliveries' health", exc_info=True)
+            return
+        yield from health
+
+
+_FAILING_HELP = "Webhook deliveries failing: retrying (pending after a failed attempt) or failed (given up)"
+_DISABLED_HELP = "Merchant webhook endpoints disabled, by reason (gone: answered 410; failing: 5 days of failures)"
+
+
+def _delivery_health():
+    from .models import DeliveryStatus, DisabledReason, EndpointStatus, WebhookDelivery, WebhookEndpoint
+
+    # Both counts read partial indexes (pending rows; failed rows), never the whole table.
+    retrying = WebhookDelivery.objects.filter(status=DeliveryStatus.PENDING, attempt_count__gt=0).count()
+    failed = WebhookDelivery.objects.filter(status=DeliveryStatus.FAILED).count()
+    failing = GaugeMetricFamily("webhook_deliveries_failing", _FAILING_HELP, labels=["state"])
+    failing.add_metric(["retrying"], retrying)
+    failing.add_metric(["failed"], failed)
+    yield failing
+    disabled = dict(
+        WebhookEndpoint.objects.filter(status=EndpointStatus.DISABLED)
+        .values("disabled_reason")
+        .annotate(count=Count("id"))
+        .values_list("disabled_reason", "count")
+    )
+    family = GaugeMetricFamily("webhook_endpoints_disabled", _DISABLED_HELP, labels=["reason"])
+    for reason in DisabledReason.values:
+        family.add_metric([reason], disabled.get(reason, 0))
+    yield family
 
 
 @functools.cache

@@ -140,6 +140,10 @@ class WebhookDelivery(models.Model):
                 condition=Q(status=DeliveryStatus.PENDING),
             ),
             models.Index(fields=["endpoint", "-id"], name="webhook_delivery_endpoint_idx"),
+            # /metrics counts the deliveries given up (outbox.metrics).
+            models.Index(
+                fields=["endpoint"], name="webhook_delivery_failed_idx", condition=Q(status=DeliveryStatus.FAILED)
+            ),
         ]
 
     def __str__(self) -> str:

@@ -62,6 +62,7 @@ from .errors import (
     ProviderDeclined,
 )
 from .locks import lock_operation, lock_payment, lock_refund
+from .metrics import count_decided
 from .models import (
     OPEN_DISPUTE_STATUSES,
     OPEN_OPERATION_STATUSES,
@@ -501,6 +502,13 @@ def _close_operation(operation: ProviderOperation, payment: Payment, *, status: 
             "completed_at",
             "next_check_at",
         ]
+    )
+    count_decided(
+        kind=operation.kind,
+        provider=operation.provider,
+        status=status,
+        outcome=result.outcome,
+        reached_provider=result.reached_provider,
     )
 
 

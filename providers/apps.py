@@ -9,8 +9,10 @@ class ProvidersConfig(AppConfig):
         from django.core import checks as django_checks
 
         from . import checks
+        from .metrics import register_circuit_collector
 
         django_checks.register(checks.provider_settings)
         django_checks.register(checks.breakers_shared, deploy=True)
         django_checks.register(checks.provider_credentials_not_public)
         django_checks.register(checks.provider_credentials_set, deploy=True)
+        register_circuit_collector()

@@ -37,7 +37,7 @@ from django.core.exceptions import ImproperlyConfigured
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from .metrics import CIRCUIT_OPENS, CIRCUIT_STATE, CIRCUIT_STATE_VALUES
+from .metrics import CIRCUIT_OPENS
 from .port import Outcome, ProviderResult
 
 logger = logging.getLogger(__name__)
@@ -313,14 +313,6 @@ def circuit_store() -> CircuitStore:
 # --- the breaker ----------------------------------------------------------------------------------
 
 
-_ANSWER_STATES = {
-    "closed": CircuitState.CLOSED,
-    "trial": CircuitState.HALF_OPEN,
-    "half_open": CircuitState.HALF_OPEN,
-    "open": CircuitState.OPEN,
-}
-
-
 class CircuitBreaker:
     def __init__(self, provider: str, *, store: CircuitStore, config: CircuitConfig):
         self.provider = provider
@@ -340,7 +332,6 @@ class CircuitBreaker:
         except redis.RedisError as exc:
             logger.warning("circuit breaker store unavailable: call let through", extra=self._extra(error=repr(exc)))
             return Permit.CALL
-        self._show(_ANSWER_STATES[answer])
         if answer == "closed":
             return Permit.CALL
         if answer == "trial":
@@ -364,7 +355,6 @@ class CircuitBreaker:
             return
         if transition in ("opened", "reopened"):
             CIRCUIT_OPENS.labels(self.provider).inc()
-            self._show(CircuitState.OPEN)
             # A provider outage, not a bug: a warning (alert on provider_circuit_opens_total).
             logger.warning(
                 "circuit opened: calls to the provider are refused",
@@ -373,7 +363,6 @@ class CircuitBreaker:
                 ),
             )
         elif transition == "closed":
-            self._show(CircuitState.CLOSED)
             logger.warning("circuit closed: the trial call succeeded", extra=self._extra())
 
     def snapshot(self) -> CircuitSnapshot:
@@ -413,10 +402,6 @@ class CircuitBreaker:
     def reset(self) -> None:
         """Forget the state: the circuit is closed, its counts start from zero."""
         self._store.reset(self.provider)
-        self._show(CircuitState.CLOSED)
-
-    def _show(self, state: CircuitState) -> None:
-        CIRCUIT_STATE.labels(self.provider).set(CIRCUIT_STATE_VALUES[state])
 
     def _extra(self, **details: object) -> dict[str, object]:
         return {"provider": self.provider, **details}

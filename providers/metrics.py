@@ -1,19 +1,22 @@
 """Prometheus metrics of the providers' resilience, rendered by `GET /metrics` with core's.
 
-The circuit state is a gauge each process sets when it sees the state (on every call it routes
-through a breaker, and on every transition it makes); with several processes the most recent
-value wins. The admin page reads the shared state itself, whatever the processes last saw."""
+The circuit state is read from the breakers' shared store (Redis) when /metrics is scraped, so
+every process exports what the breakers are, not what it last saw. Without REDIS_URL each process
+has its own breakers, and the web's /metrics shows the web's."""
 
-from prometheus_client import Counter, Gauge
+import functools
+import logging
+
+from prometheus_client import Counter
+from prometheus_client.core import GaugeMetricFamily
+
+from core.metrics import register_scrape_time_collector
+
+logger = logging.getLogger(__name__)
 
 CIRCUIT_STATE_VALUES = {"closed": 0, "half_open": 1, "open": 2}
+CIRCUIT_STATE_HELP = "Circuit breaker state by provider: 0 closed, 1 half-open, 2 open"
 
-CIRCUIT_STATE = Gauge(
-    "provider_circuit_state",
-    "Circuit breaker state by provider: 0 closed, 1 half-open, 2 open",
-    ["provider"],
-    multiprocess_mode="mostrecent",
-)
 CIRCUIT_OPENS = Counter(
     "provider_circuit_opens_total",
     "Times a provider's circuit opened: tripped by failures, or opened again by a failed trial call",
@@ -29,3 +32,27 @@ PROVIDER_RETRIES = Counter(
     "Provider calls repeated after a failure (status queries, and calls that never reached the provider)",
     ["provider", "operation"],
 )
+
+
+class CircuitStateCollector:
+    def describe(self):
+        yield GaugeMetricFamily("provider_circuit_state", CIRCUIT_STATE_HELP, labels=["provider"])
+
+    def collect(self):
+        from .circuits import circuit_breaker
+        from .registry import PROVIDER_NAMES
+
+        family = GaugeMetricFamily("provider_circuit_state", CIRCUIT_STATE_HELP, labels=["provider"])
+        for provider in PROVIDER_NAMES:
+            try:
+                state = circuit_breaker(provider).snapshot().state
+            except Exception:  # Redis down: no sample (the breakers fail open; the scrape goes on)
+                logger.warning("circuit metrics: could not read the breaker", extra={"provider": provider})
+                continue
+            family.add_metric([provider], CIRCUIT_STATE_VALUES[state])
+        yield family
+
+
+@functools.cache
+def register_circuit_collector() -> None:
+    register_scrape_time_collector(CircuitStateCollector())

@@ -9,5 +9,7 @@ class ReconciliationConfig(AppConfig):
         from ledger.verification import register_check
 
         from .checks import reconciliation_matches_ledger
+        from .metrics import register_reconciliation_collector
 
         register_check(reconciliation_matches_ledger)
+        register_reconciliation_collector()

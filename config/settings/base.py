@@ -196,6 +196,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "core.tasks.purge_expired_idempotency_keys",
         "schedule": 3600.0,
     },
+    # Workers' and beat's liveness (core/heartbeat.py); a heartbeat queued for long is dropped.
+    "core-heartbeat": {
+        "task": "core.tasks.heartbeat",
+        "schedule": 30.0,
+        "options": {"expire_seconds": 60},
+    },
     # Runs overlap safely (SKIP LOCKED); a run that waited in the queue too long is dropped
     # (django-celery-beat's name for the `expires` option).
     "outbox-relay-events": {

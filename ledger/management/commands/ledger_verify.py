@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from ledger.models import Account, JournalEntry, Posting
-from ledger.verification import registered_checks, verify
+from ledger.models import Account, JournalEntry, Posting, VerificationRun
+from ledger.verification import registered_checks, verify_and_record
 
 
 class Command(BaseCommand):
@@ -11,7 +11,7 @@ class Command(BaseCommand):
     )
 
     def handle(self, *args, **options):
-        problems = verify()
+        problems = verify_and_record(source=VerificationRun.Source.COMMAND)
         for problem in problems:
             self.stdout.write(problem)
         if problems:
