@@ -18,10 +18,14 @@ from core.logging import RequestContextFilter
 from events.models import DomainEvent
 from outbox.dispatch import deliveries_dispatch
 from outbox.relay import relay_run
-from tests.outbox.conftest import bus_exchange_name, outbox_settings, receiver  # noqa: F401 (fixtures)
+
+# The outbox's and webhooks' fixtures, for these tests only (a conftest would give them to the folder).
+from tests.outbox.conftest import Receiver, bus_exchange_name, outbox_settings  # noqa: F401
 from tests.outbox.factories import WebhookEndpointFactory
 from tests.outbox.helpers import record
-from tests.payments.helpers import authorized_payment, capture, post
+from tests.payments.helpers import authorize, authorized_payment, capture, create_payment, post
+from tests.webhooks.conftest import notifying_sandbox, provider_sandbox, recorder_server  # noqa: F401
+from tests.webhooks.helpers import deliver, recorded
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -35,6 +39,21 @@ def spans():
     yield exporter
     tracing.teardown()
     connections["default"].close()
+
+
+@pytest.fixture
+def webhook_receiver():
+    receiver = Receiver()
+    yield receiver
+    receiver.stop()
+
+
+@pytest.fixture
+def notification_recorder(provider_sandbox, recorder_server):  # noqa: F811 (fixtures above)
+    """The sandbox's notifications, sent to a recorder at once (as tests/webhooks' `recorder`)."""
+    recorder_server.clear()
+    provider_sandbox.notifier.configure({"webhook_url": recorder_server.url})
+    return recorder_server
 
 
 def _one(spans, predicate, what: str):
@@ -57,8 +76,12 @@ def _attribute_strings(spans) -> list[str]:
     return strings
 
 
-def test_a_capture_is_one_trace_from_the_request_to_the_merchants_webhook(spans, api, api_key, merchant, receiver):
-    registered = post(api, "/webhook-endpoints", {"url": receiver.url("/hook"), "event_types": ["payment.captured"]})
+def test_a_capture_is_one_trace_from_the_request_to_the_merchants_webhook(
+    spans, api, api_key, merchant, webhook_receiver
+):
+    registered = post(
+        api, "/webhook-endpoints", {"url": webhook_receiver.url("/hook"), "event_types": ["payment.captured"]}
+    )
     assert registered.status_code == 201, registered.content
     secret = registered.json()["secret"]
     payment = authorized_payment(api)
@@ -70,7 +93,9 @@ def test_a_capture_is_one_trace_from_the_request_to_the_merchants_webhook(spans,
 
     finished = spans.get_finished_spans()
     request = _one(
-        finished, lambda s: s.kind == SpanKind.SERVER and s.attributes.get("http.route", "").endswith("capture"), "request"
+        finished,
+        lambda s: s.kind == SpanKind.SERVER and s.attributes.get("http.route", "").endswith("capture"),
+        "request",
     )
     trace_id = request.context.trace_id
     assert request.attributes["payment.id"] == payment["id"]
@@ -98,12 +123,10 @@ def test_a_capture_is_one_trace_from_the_request_to_the_merchants_webhook(spans,
     assert delivery.attributes["payment.id"] == payment["id"]
     assert delivery.attributes["merchant.id"] == merchant.id
     assert delivery.attributes["webhook.outcome"] == "delivered"
-    post_span = _one(
-        finished, lambda s: _child_of(s, delivery) and "http.url" in s.attributes, "webhook POST"
-    )
+    post_span = _one(finished, lambda s: _child_of(s, delivery) and "http.url" in s.attributes, "webhook POST")
 
     # The merchant's request carries the trace: W3C traceparent of the POST's span.
-    (received,) = receiver.received("/hook")
+    (received,) = webhook_receiver.received("/hook")
     received.verify(secret)  # the header does not disturb the signature
     version, header_trace, header_span, _ = received.headers["traceparent"].split("-")
     assert (version, header_trace, header_span) == (
@@ -117,14 +140,16 @@ def test_a_capture_is_one_trace_from_the_request_to_the_merchants_webhook(spans,
     assert statements and all(payment["id"] not in statement for statement in statements)
     attributes = _attribute_strings(finished)
     signature = received.headers["webhook-signature"]
-    provider_secrets = {config.get("merchant_key") or config.get("token") for config in django_settings.PROVIDERS.values()}
+    provider_secrets = {
+        config.get("merchant_key") or config.get("token") for config in django_settings.PROVIDERS.values()
+    }
     for forbidden in (api_key, secret, signature, signature.split(",")[-1], "tok_approve", *provider_secrets - {None}):
         assert not any(forbidden in value for value in attributes), forbidden
     assert all(pci.mask(value) == value for value in attributes)
 
 
-def test_an_old_event_is_delivered_in_a_new_trace_linked_to_the_request(spans, merchant, receiver, settings):
-    WebhookEndpointFactory(merchant=merchant, url=receiver.url("/hook"))
+def test_an_old_event_is_delivered_in_a_new_trace_linked_to_the_request(spans, merchant, webhook_receiver, settings):
+    WebhookEndpointFactory(merchant=merchant, url=webhook_receiver.url("/hook"))
     with tracing.span("request") as request:
         record(merchant)
     settings.TRACE_CONTINUE_WITHIN_SECONDS = 0  # any event is older than that by the time it goes out
@@ -140,8 +165,33 @@ def test_an_old_event_is_delivered_in_a_new_trace_linked_to_the_request(spans, m
         causes = [link for link in span.links if link.attributes["link.kind"] == "cause"]
         assert [(link.context.trace_id, link.context.span_id) for link in causes] == [(cause.trace_id, cause.span_id)]
     delivery = _one(finished, lambda s: s.name == "webhook payment.created", "delivery")
-    (received,) = receiver.received("/hook")
+    (received,) = webhook_receiver.received("/hook")
     assert received.headers["traceparent"].split("-")[1] == format(delivery.context.trace_id, "032x")
+
+
+def test_a_provider_notification_is_a_trace_of_its_own_linked_to_the_payments(
+    spans, api, client, notification_recorder
+):
+    payment = create_payment(api, provider="getnet", payment_method={"type": "card", "token": "tok_async"})
+    assert authorize(api, payment["id"]).json()["status"] == "authorization_requested"
+    requested = DomainEvent.objects.get(aggregate_id=payment["id"], type="payment.authorization_requested")
+    payment_trace = int(tracing.trace_id_of(requested.trace_context), 16)
+    notification = recorded(notification_recorder, payment["id"], "authorization")
+    spans.clear()
+
+    assert deliver(client, notification).json()["received"] is True
+
+    finished = spans.get_finished_spans()
+    received = _one(
+        finished, lambda s: s.kind == SpanKind.SERVER and "webhooks/providers" in s.attributes["http.url"], "receipt"
+    )
+    applied = _one(finished, lambda s: s.name == "provider notification apply", "apply span")
+    for span in (received, applied):
+        assert span.context.trace_id != payment_trace
+        assert span.attributes["payment.id"] == payment["id"]
+        assert span.attributes["payment.provider"] == "getnet"
+        assert [link.context.trace_id for link in span.links] == [payment_trace]
+    assert applied.attributes["payment.outcome"] == "applied"
 
 
 def test_events_recorded_outside_any_span_store_no_context(spans, merchant):
