@@ -7,7 +7,7 @@ from django.utils.html import format_html
 from core.admin import ReadOnlyModelAdmin, ReadOnlyTabularInline
 from core.money import format_amount
 
-from .models import Account, JournalEntry, Posting
+from .models import Account, JournalEntry, Posting, VerificationRun
 
 
 def _debit_credit(amount: int, currency: str) -> str:
@@ -85,3 +85,13 @@ class JournalEntryAdmin(ReadOnlyModelAdmin):
     def lookup_allowed(self, lookup, value, request):
         # The "entries posting to this account" link on the account page.
         return lookup == "postings__account__id__exact" or super().lookup_allowed(lookup, value, request)
+
+
+@admin.register(VerificationRun)
+class VerificationRunAdmin(ReadOnlyModelAdmin):
+    """Every run of the ledger's verification (nightly task, `manage.py ledger_verify`) and what it found."""
+
+    list_display = ("finished_at", "source", "ok", "problem_count")
+    list_filter = ("ok", "source")
+    ordering = ("-id",)
+    readonly_fields = ("source", "finished_at", "ok", "problem_count", "problems")
