@@ -21,6 +21,8 @@ run: venv
 	@mkdir -p var
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py seed_demo
+	@# web, worker and beat share their metrics there (Procfile.dev); counts start again at zero
+	rm -rf var/prometheus && mkdir -p var/prometheus
 	$(BIN)/honcho --procfile Procfile.dev start
 
 ## Lint, then the tests on PostgreSQL, Redis and RabbitMQ (DATABASE_URL / REDIS_URL, defaults to
