@@ -11,13 +11,13 @@ def test_liveness(client):
 
 
 @pytest.mark.django_db
-def test_readiness_checks_database_cache_and_broker(client):
+def test_readiness_checks_database_migrations_cache_and_broker(client):
     response = client.get("/health/ready")
 
     assert response.status_code == 200, response.content
     assert response.json() == {
         "status": "ok",
-        "checks": {"database": "ok", "cache": "ok", "broker": "ok"},
+        "checks": {"database": "ok", "migrations": "ok", "cache": "ok", "broker": "ok"},
     }
 
 
