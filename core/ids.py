@@ -7,12 +7,14 @@ information a merchant could use to guess another's.
 
 import os
 import time
+from datetime import datetime
 
 _ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
 
-def _ulid() -> str:
-    value = (time.time_ns() // 1_000_000) << 80 | int.from_bytes(os.urandom(10), "big")
+def _ulid(at_ms: int | None = None) -> str:
+    millis = time.time_ns() // 1_000_000 if at_ms is None else at_ms
+    value = millis << 80 | int.from_bytes(os.urandom(10), "big")
     chars = []
     for _ in range(26):
         value, index = divmod(value, 32)
@@ -20,8 +22,9 @@ def _ulid() -> str:
     return "".join(reversed(chars))
 
 
-def new_id(prefix: str) -> str:
-    return f"{prefix}_{_ulid()}"
+def new_id(prefix: str, *, at: datetime | None = None) -> str:
+    """A new id; `at` mints it for another instant (rows imported or backdated keep their order)."""
+    return f"{prefix}_{_ulid(None if at is None else int(at.timestamp() * 1000))}"
 
 
 # Named factories so that model field defaults are importable by migrations.

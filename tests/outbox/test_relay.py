@@ -9,6 +9,7 @@ import pytest
 from django.db import connections, transaction
 from django.utils import timezone
 
+from core.ids import new_id
 from events.models import DomainEvent
 from outbox import relay
 from outbox.models import EndpointStatus, WebhookDelivery
@@ -192,14 +193,16 @@ def test_deliveries_are_fanned_out_to_the_merchants_subscribed_enabled_endpoints
 
 @pytest.mark.django_db
 def test_backlog_and_lag_are_exported_as_metrics(client, merchant):
+    ninety_seconds_ago = timezone.now() - timedelta(seconds=90)
     waiting = DomainEvent.objects.create(
+        id=new_id("evt", at=ninety_seconds_ago),  # as it would have been minted then
         merchant=merchant,
         aggregate_type="payment",
         aggregate_id="pay_OLD",
         sequence=1,
         type="payment.created",
         data={"object": {}},
-        occurred_at=timezone.now() - timedelta(seconds=90),
+        occurred_at=ninety_seconds_ago,
     )
     record(merchant)
 
