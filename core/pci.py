@@ -18,7 +18,11 @@ The rule, applied to any text:
    19 digits in total whose digit string passes the Luhn check, where the stretch is not glued to
    a word character: its first digit does not directly follow a letter, nor its last digit
    directly precede one (so `tok_4242424242424242` and `4242 4242 4242 4242` are card numbers,
-   and random hex such as a MAC or a UUID, whose digits sit between letters, is not).
+   and random hex such as a MAC, whose digits sit between letters, is not).
+4. A UUID in its canonical form (8-4-4-4-12 hex digits) is an identifier: its dashes end runs as
+   a letter would. No card number is written in that shape, and merchants' idempotency keys and
+   references are UUIDs: about one random UUID in 10,000 has all-digit groups that join into 13
+   to 19 digits passing Luhn (`83141530-1409-4305-9f5c-a5a3a7e9b24d`).
 
 A run of 20 or more digits with no separator inside is not a card number (it is some other
 number); a shorter card number inside it is only found at separator boundaries. The scan is one
@@ -66,6 +70,7 @@ _SECRET_NAME = re.compile(
 # them. Digits and separators are disjoint classes, so matching never backtracks.
 _RUN = re.compile(r"\d+(?:(?:[^\w:]|_)+\d+)*")
 _GROUP = re.compile(r"\d+")
+_UUID = re.compile(r"(?<![0-9A-Fa-f])[0-9A-Fa-f]{8}(?:-[0-9A-Fa-f]{4}){3}-[0-9A-Fa-f]{12}(?![0-9A-Fa-f])")
 
 
 @functools.cache
@@ -99,6 +104,13 @@ def _might_hold_one(text: str) -> bool:
     return sum(text.count(digit) for digit in "0123456789") >= MIN_DIGITS
 
 
+def _uuids_as_words(text: str) -> str:
+    """The text with the dashes of canonical UUIDs made word characters, one for one (rule 4)."""
+    if "-" not in text:
+        return text
+    return _UUID.sub(lambda match: match.group().replace("-", "x"), text)
+
+
 def _is_word(char: str) -> bool:
     return char.isalnum() and not char.isdigit()
 
@@ -107,7 +119,7 @@ def _spans(text: str):
     """Yields (start, end) indexes in `text` of each card number (the rule above), run by run."""
     if not _might_hold_one(text):
         return
-    text = _as_decimal(text)
+    text = _uuids_as_words(_as_decimal(text))
     for run in _RUN.finditer(text):
         if run.end() - run.start() < MIN_DIGITS:
             continue

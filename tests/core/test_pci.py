@@ -69,6 +69,8 @@ DETECTED = {
     "visa-13": "4222222222222",
     "19-digits": _with_check_digit("601100099013942400"),
     "json-text": json.dumps({"note": PAN}),
+    "beside-a-uuid": f"550e8400-e29b-41d4-a716-446655440000 {PAN}",
+    "uuid-shape-but-not-hex": "4242-4242-4242-4242-4242x",
 }
 
 NOT_DETECTED = {
@@ -82,6 +84,9 @@ NOT_DETECTED = {
     "glued-to-letters-after": f"{PAN}x",
     "hex-mac": "a4242424242424242f0e1",
     "uuid": "550e8400-e29b-41d4-a716-446655440000",
+    # Random UUIDs whose all-digit groups join into 16 digits passing Luhn.
+    "uuid-with-digit-groups": "83141530-1409-4305-9f5c-a5a3a7e9b24d",
+    "uuid-as-idempotency-key": "test-10034152-5430-4608-a8bb-5d5e5a72a447",
     "ulid": "pay_01JDZZZZZZZZZZZZZZZZZZZZZZ",
     "split-by-letters": "4242x4242x4242x4242",
     "circled-digits-too-few": "①②③",
