@@ -9,7 +9,7 @@ from django.db import connection
 
 from ledger.verification import verify
 from payments.models import OperationStatus, Payment, ProviderOperation, Refund
-from providers.sandbox.faults import Faults
+from sandbox.faults import Faults
 from tests.factories import PaymentFactory
 from tests.payments.helpers import (
     authorize,
