@@ -68,6 +68,8 @@ WSGI_APPLICATION = "config.wsgi.application"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
+        # The project's own templates, all in templates/ (names as Django looks them up, e.g.
+        # admin/<app>/<model>/...); APP_DIRS for the admin's, DRF's and drf-spectacular's.
         "DIRS": [BASE_DIR / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
