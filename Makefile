@@ -49,7 +49,7 @@ bench-reconcile: venv
 	$(PY) bench/reconcile_bench.py
 
 sandbox: venv
-	$(PY) -m providers.sandbox --host 127.0.0.1 --port 8100 --state var/sandbox.sqlite3
+	$(PY) -m sandbox --host 127.0.0.1 --port 8100 --state var/sandbox.sqlite3
 
 ## Print the events the relay publishes (beside `make run`; TYPES='payment.*' to filter).
 events: venv

@@ -207,7 +207,7 @@ def main() -> int:
     api_key = prepare_database(env)
     procs = {
         "sandbox": subprocess.Popen(
-            [PY, "-m", "providers.sandbox", "--host", "127.0.0.1", "--port", str(SANDBOX_PORT), "--state", ":memory:"],
+            [PY, "-m", "sandbox", "--host", "127.0.0.1", "--port", str(SANDBOX_PORT), "--state", ":memory:"],
             cwd=ROOT,
             env=env,
         ),

@@ -4,6 +4,7 @@ request never reaches a DRF view (unknown URL, crash in middleware)."""
 import hmac
 import logging
 
+from celery import current_app
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
@@ -64,9 +65,8 @@ def _check_cache() -> None:
 
 
 def _check_broker() -> None:
-    from config.celery import app
-
-    with app.connection_for_write() as conn:
+    # The project's Celery app (config.celery), current once settings load: the kernel names no project package.
+    with current_app.connection_for_write() as conn:
         conn.ensure_connection(max_retries=1, timeout=2)
 
 

@@ -6,6 +6,8 @@ has its own breakers, and the web's /metrics shows the web's."""
 
 import functools
 import logging
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from prometheus_client import Counter
 from prometheus_client.core import GaugeMetricFamily
@@ -35,17 +37,20 @@ PROVIDER_RETRIES = Counter(
 
 
 class CircuitStateCollector:
+    """The providers and the breaker of each are given (by the app's ready()): the breakers count
+    into this module's metrics, so it imports neither them nor the registry."""
+
+    def __init__(self, providers: Sequence[str], breaker: Callable[[str], Any]) -> None:
+        self.providers, self.breaker = providers, breaker
+
     def describe(self):
         yield GaugeMetricFamily("provider_circuit_state", CIRCUIT_STATE_HELP, labels=["provider"])
 
     def collect(self):
-        from .circuits import circuit_breaker
-        from .registry import PROVIDER_NAMES
-
         family = GaugeMetricFamily("provider_circuit_state", CIRCUIT_STATE_HELP, labels=["provider"])
-        for provider in PROVIDER_NAMES:
+        for provider in self.providers:
             try:
-                state = circuit_breaker(provider).snapshot().state
+                state = self.breaker(provider).snapshot().state
             except Exception:  # Redis down: no sample (the breakers fail open; the scrape goes on)
                 logger.warning("circuit metrics: could not read the breaker", extra={"provider": provider})
                 continue
@@ -54,5 +59,5 @@ class CircuitStateCollector:
 
 
 @functools.cache
-def register_circuit_collector() -> None:
-    register_scrape_time_collector(CircuitStateCollector())
+def register_circuit_collector(providers: Sequence[str], breaker: Callable[[str], Any]) -> None:
+    register_scrape_time_collector(CircuitStateCollector(providers, breaker))

@@ -1,5 +1,5 @@
 """The product's client of the sandbox's fault injection, `/_control/faults` under SANDBOX_URL
-(see providers/sandbox/app.py), for the admin's "Sandbox faults" page. Only operators reach it;
+(see sandbox/app.py), for the admin's "Sandbox faults" page. Only operators reach it;
 it never runs on a payment's path."""
 
 from typing import Any

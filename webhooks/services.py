@@ -4,13 +4,15 @@
 provider's adapter, the signature and its timestamp (against the database clock); it stores
 every request with its verdict, and an accepted notification once per (provider, event id): the
 unique index decides between concurrent deliveries of one event. The request is answered as soon
-as the row is committed; the task (`notification_process`) applies it afterwards.
+as the row is committed; a task (webhooks.tasks, queued by the view) applies it afterwards.
 
 `notification_process` locks the row, applies it through payments.notifications in the same
 transaction, and records what happened: applied, ignored (nothing left to change), or deferred
 (cannot apply yet: retried with backoff, and at once when another notification of the same
-payment applies). An error is retried the same way; after GIVE_UP_AFTER the notification is
-marked failed for an operator.
+payment applies: it returns those, for the task to queue). An error is retried the same way;
+after GIVE_UP_AFTER the notification is marked failed for an operator.
+
+The services queue no task themselves: the tasks module imports this one, not the other way.
 """
 
 import dataclasses
@@ -142,7 +144,6 @@ def _accept(provider: str, request: dict, body: bytes, notification: ProviderNot
                 next_attempt_at=Now() + SWEEP_AFTER,
                 **fields,
             )
-            transaction.on_commit(lambda: _enqueue(row.id), robust=True)
     except IntegrityError:
         original = InboundNotification.objects.get(
             provider=provider, event_id=notification.event_id, verdict=Verdict.ACCEPTED
@@ -165,12 +166,6 @@ def _accept(provider: str, request: dict, body: bytes, notification: ProviderNot
         extra={"notification_id": row.id, "provider": provider, "kind": notification.kind, "event_id": row.event_id},
     )
     return row
-
-
-def _enqueue(notification_id: str) -> None:
-    from .tasks import apply_provider_notification  # the tasks module imports this one
-
-    apply_provider_notification.delay(notification_id)
 
 
 def _to_json(notification: ProviderNotification) -> dict:
@@ -205,19 +200,25 @@ def _trace_notification(provider: str, payment_id: str, *, kind: str) -> None:
 
 
 # --- applying -----------------------------------------------------------------------------------
-def notification_process(*, notification_id: str) -> str:
-    """Applies an accepted notification, once; returns its processing status afterwards."""
+@dataclasses.dataclass(frozen=True)
+class Processed:
+    status: str  # the notification's processing status afterwards
+    released: list[str]  # deferred notifications of the same payment, to apply now that it applied
+
+
+def notification_process(*, notification_id: str) -> Processed:
+    """Applies an accepted notification, once."""
     with tracing.span("provider notification apply", **{"notification.id": notification_id}):
-        status = _notification_process(notification_id)
-        tracing.annotate(**{"notification.status": status})
-        return status
+        processed = _notification_process(notification_id)
+        tracing.annotate(**{"notification.status": processed.status})
+        return processed
 
 
-def _notification_process(notification_id: str) -> str:
+def _notification_process(notification_id: str) -> Processed:
     with transaction.atomic():
         row = InboundNotification.objects.select_for_update().annotate(db_now=Now()).get(pk=notification_id)
         if row.status not in OPEN_PROCESSING:
-            return row.status
+            return Processed(row.status, [])
         row.attempts += 1
         _trace_notification(row.provider, row.payment_reference, kind=row.kind)
         try:
@@ -235,9 +236,8 @@ def _notification_process(notification_id: str) -> str:
             tracing.annotate(payment_outcome=str(outcome.status))
     if outcome is not None and outcome.status == payment_notifications.Applied.APPLIED:
         payment_notifications.notification_follow_up(outcome)
-        for deferred_id in notifications_deferred(payment_reference=row.payment_reference):
-            _enqueue(deferred_id)
-    return row.status
+        return Processed(row.status, notifications_deferred(payment_reference=row.payment_reference))
+    return Processed(row.status, [])
 
 
 def _record(row: InboundNotification, outcome, error: str) -> None:

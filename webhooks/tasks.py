@@ -15,7 +15,10 @@ logger = logging.getLogger(__name__)
 @shared_task
 def apply_provider_notification(notification_id: str) -> str:
     with context.bound(correlation=f"notification:{notification_id}", causation=notification_id):
-        return services.notification_process(notification_id=notification_id)
+        processed = services.notification_process(notification_id=notification_id)
+        for released_id in processed.released:
+            apply_provider_notification.delay(released_id)
+        return processed.status
 
 
 @shared_task

@@ -2,12 +2,13 @@
 token: the provider's signature over the raw body is what authenticates it (verified by its
 adapter), so the body is read as bytes, never parsed before it is verified."""
 
+from django.db import transaction
 from drf_spectacular.utils import extend_schema
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from . import services
+from . import services, tasks
 from .models import Verdict
 
 
@@ -31,6 +32,9 @@ class ProviderNotificationView(APIView):
             size=max(size, len(body)),
             remote_addr=request.META.get("REMOTE_ADDR"),
         )
+        if notification.verdict == Verdict.ACCEPTED:
+            # Applied by a task once stored; if the broker is down, the sweep applies it later.
+            transaction.on_commit(lambda: tasks.apply_provider_notification.delay(notification.id), robust=True)
         return Response(
             {"received": True, "id": notification.id, "duplicate": notification.verdict == Verdict.DUPLICATE}
         )

@@ -68,6 +68,8 @@ WSGI_APPLICATION = "config.wsgi.application"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
+        # The project's own templates, all in templates/ (names as Django looks them up, e.g.
+        # admin/<app>/<model>/...); APP_DIRS for the admin's, DRF's and drf-spectacular's.
         "DIRS": [BASE_DIR / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
@@ -312,7 +314,7 @@ WALLET_CAPTURE_WINDOW_DAYS = env.int("WALLET_CAPTURE_WINDOW_DAYS", default=7)
 
 # --- Providers --------------------------------------------------------------------------------
 # Each adapter talks HTTP to its provider. By default all three point at the built-in sandbox
-# (`python -m providers.sandbox`), which serves each provider under its own path prefix.
+# (`python -m sandbox`), which serves each provider under its own path prefix.
 SANDBOX_URL = env.str("SANDBOX_URL", default="http://127.0.0.1:8100")
 PROVIDER_TIMEOUT_SECONDS = env.float("PROVIDER_TIMEOUT_SECONDS", default=5.0)
 PROVIDERS = {

@@ -5,7 +5,7 @@ carries our operation reference as `RequestId` (its idempotency on captures and 
 has one cancel call: `void` before capture, a refund after.
 
 Notifications are signed `X-Cielo-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "t.body">`
-(providers/sandbox/notifications.py); ChangeType 1 carries the operation that changed a payment,
+(sandbox/notifications.py); ChangeType 1 carries the operation that changed a payment,
 ChangeType 7 a chargeback. Chargebacks are contested (`PUT /1/chargebacks/{id}/contest`) or
 accepted (`PUT /1/chargebacks/{id}/accept`).
 """

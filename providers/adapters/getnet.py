@@ -6,7 +6,7 @@ expires and fetched once more when the provider refuses it. A payment carries ou
 payment, and refunds are cancel requests carrying our refund reference as `cancel_custom_key`.
 
 Notifications carry `X-Getnet-Timestamp` (Unix milliseconds) and `X-Getnet-Signature:
-sha256=<hex HMAC-SHA256 of "timestamp.body">` (providers/sandbox/notifications.py); `event_type`
+sha256=<hex HMAC-SHA256 of "timestamp.body">` (sandbox/notifications.py); `event_type`
 PAYMENT carries an operation's result, CHARGEBACK a dispute. Disputes are contested
 (`POST /v1/disputes/{id}/evidence`) or accepted (`POST /v1/disputes/{id}/accept`).
 """

@@ -5,7 +5,7 @@ repeated authorization answers with the transaction already made. A capture is o
 cancellations (void or refund) carry our operation reference as `refundReference`.
 
 Notifications carry `X-Rede-Timestamp` (RFC 3339) and `X-Rede-Signature`, the base64 HMAC-SHA512
-of "timestamp.body" (providers/sandbox/notifications.py), and a `type` such as
+of "timestamp.body" (sandbox/notifications.py), and a `type` such as
 `transaction.captured` or `chargeback.opened`. Chargebacks are contested
 (`POST /v1/chargebacks/{id}/defense`) or accepted (`POST /v1/chargebacks/{id}/acceptance`).
 """

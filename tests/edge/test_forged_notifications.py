@@ -7,8 +7,8 @@ import pytest
 from django.conf import settings
 
 from payments.models import Dispute
-from providers.sandbox import Credentials, SandboxSettings
-from providers.sandbox.notifications import signed_headers
+from sandbox import Credentials, SandboxSettings
+from sandbox.notifications import signed_headers
 from tests.fixtures.gunicorn_server import LIVE_PROVIDER_SECRETS
 from tests.webhooks.helpers import sandbox_dispute, synthetic
 

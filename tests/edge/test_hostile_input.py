@@ -9,8 +9,8 @@ import uuid
 import pytest
 
 from merchants.services import api_key_issue
-from providers.sandbox import Credentials, SandboxSettings
-from providers.sandbox.notifications import signed_headers
+from sandbox import Credentials, SandboxSettings
+from sandbox.notifications import signed_headers
 from tests.factories import MerchantFactory
 from tests.fixtures.gunicorn_server import LIVE_PROVIDER_SECRETS
 from tests.payments.helpers import payment_body

@@ -11,7 +11,7 @@ import pytest
 
 from providers import circuits, resilience
 from providers.registry import reset_providers
-from providers.sandbox.web import Request, Response
+from sandbox.web import Request, Response
 
 THRESHOLD = 3
 COOLDOWN_SECONDS = 30.0

@@ -14,8 +14,8 @@ from django.conf import settings as django_settings
 
 from providers.circuits import reset_circuits
 from providers.registry import reset_providers
-from providers.sandbox import Credentials, Sandbox, SandboxSettings
-from providers.sandbox.config import NotificationSettings
+from sandbox import Credentials, Sandbox, SandboxSettings
+from sandbox.config import NotificationSettings
 from tests.fixtures.sandbox import ADAPTER_TIMEOUT_SECONDS, SANDBOX_ASYNC_DELAY_SECONDS, SANDBOX_TIMEOUT_DELAY_SECONDS
 
 WEBHOOKS = "/webhooks/providers"

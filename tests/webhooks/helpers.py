@@ -10,10 +10,10 @@ from django.test import Client
 from events.models import DomainEvent
 from providers import registry
 from providers.port import NotificationKind
-from providers.sandbox import Credentials, SandboxSettings
-from providers.sandbox.disputes import Dispute
-from providers.sandbox.notifications import RENDERERS, Event, signed_headers
-from providers.sandbox.store import Transaction
+from sandbox import Credentials, SandboxSettings
+from sandbox.disputes import Dispute
+from sandbox.notifications import RENDERERS, Event, signed_headers
+from sandbox.store import Transaction
 from tests.webhooks.conftest import WEBHOOKS, Delivery, Recorder, wait_until
 
 

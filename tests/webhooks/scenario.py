@@ -20,8 +20,8 @@ from rest_framework.test import APIClient
 from ledger.verification import verify
 from payments import tasks as payment_tasks
 from payments.models import OPEN_OPERATION_STATUSES, Dispute, Payment, ProviderOperation
-from providers.sandbox import Sandbox
-from providers.sandbox.faults import Faults
+from sandbox import Sandbox
+from sandbox.faults import Faults
 from tests.payments.helpers import get, post
 from webhooks import tasks as webhook_tasks
 from webhooks.models import InboundNotification

@@ -9,7 +9,7 @@ from django.db import connection
 
 from ledger.verification import verify
 from payments.models import OperationStatus, Payment, ProviderOperation, Refund
-from providers.sandbox.faults import Faults
+from sandbox.faults import Faults
 from tests.factories import PaymentFactory
 from tests.payments.helpers import (
     authorize,
@@ -186,7 +186,7 @@ def test_a_notification_whose_task_was_lost_is_applied_by_the_sweep(
     def broker_down(notification_id):
         raise ConnectionError("broker unreachable")
 
-    monkeypatch.setattr(services, "_enqueue", broker_down)
+    monkeypatch.setattr(tasks.apply_provider_notification, "delay", broker_down)
     with django_capture_on_commit_callbacks(execute=True):
         response = deliver(client, synthetic("cielo", "authorization", payment_id=payment.id))
     stored = _processed(response)

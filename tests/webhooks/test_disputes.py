@@ -14,7 +14,7 @@ from ledger.verification import verify
 from payments import disputes, tasks
 from payments.locks import lock_payment
 from payments.models import Dispute, Payment
-from providers.sandbox.faults import Faults
+from sandbox.faults import Faults
 from tests.factories import PaymentFactory
 from tests.payments.helpers import assert_problem, create_payment, get, post, refund
 from tests.webhooks.helpers import deliver, event_types, recorded

@@ -17,7 +17,7 @@ from django.test import Client
 from ledger.models import JournalEntry
 from ledger.verification import verify
 from payments.models import Payment, ProviderOperation
-from providers.sandbox.faults import Faults
+from sandbox.faults import Faults
 from tests.payments.helpers import authorized_payment, capture, client_for
 from tests.webhooks.conftest import wait_until
 from tests.webhooks.helpers import deliver, event_types, recorded

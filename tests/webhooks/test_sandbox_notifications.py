@@ -13,7 +13,7 @@ import httpx
 
 from providers import registry
 from providers.port import Outcome
-from providers.sandbox import notifications as sandbox_notifications
+from sandbox import notifications as sandbox_notifications
 from tests.providers.support import authorize, capture, refund
 from tests.webhooks.conftest import wait_until
 from tests.webhooks.helpers import kind_of
@@ -169,7 +169,7 @@ def test_the_command_sends_to_the_webhook_url_it_is_given(recorder):
         port = probe.getsockname()[1]
     env = {**os.environ, "SANDBOX_WEBHOOK_DELAY_SECONDS": "0"}
     process = subprocess.Popen(
-        [sys.executable, "-m", "providers.sandbox", "--port", str(port), "--webhook-url", recorder.url],
+        [sys.executable, "-m", "sandbox", "--port", str(port), "--webhook-url", recorder.url],
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from providers import registry
 from providers.port import InvalidNotification, ProviderNotification, ProviderPort
-from providers.sandbox.notifications import signed_headers
+from sandbox.notifications import signed_headers
 from tests.webhooks.helpers import sandbox_dispute, sandbox_settings, synthetic
 
 PROVIDERS = ["cielo", "rede", "getnet"]

@@ -14,9 +14,9 @@ import httpx
 import pytest
 
 from core.ids import new_payment_id
-from providers.sandbox import Sandbox
-from providers.sandbox.faults import FaultTable
-from providers.sandbox.store import Store
+from sandbox import Sandbox
+from sandbox.faults import FaultTable
+from sandbox.store import Store
 
 ROOT = Path(__file__).resolve().parents[2]
 CIELO = {"MerchantId": "sandbox-merchant", "MerchantKey": "sandbox-key"}
@@ -144,7 +144,7 @@ def test_the_command_serves_until_terminated(tmp_path):
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     state = tmp_path / "state" / "sandbox.sqlite3"
-    command = [sys.executable, "-m", "providers.sandbox", "--port", str(port), "--state", str(state)]
+    command = [sys.executable, "-m", "sandbox", "--port", str(port), "--state", str(state)]
     env = {**os.environ, "SANDBOX_FAULTS": '{"rede": {"error_rate": 0.5}}'}
     process = subprocess.Popen(command, cwd=ROOT, env=env, stderr=subprocess.PIPE)
     try:
@@ -163,7 +163,7 @@ def test_the_command_serves_until_terminated(tmp_path):
 
 
 def test_the_sandbox_never_imports_django():
-    code = "import sys, providers.sandbox.__main__; sys.exit(any(m.split('.')[0] == 'django' for m in sys.modules))"
+    code = "import sys, sandbox.__main__; sys.exit(any(m.split('.')[0] == 'django' for m in sys.modules))"
 
     assert subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=False).returncode == 0
 

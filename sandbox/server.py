@@ -1,5 +1,5 @@
 """Serving the sandbox: a threaded HTTP/1.1 server from the standard library, and `Sandbox`, the
-handle to a running one (in the foreground for `python -m providers.sandbox`, or in a background
+handle to a running one (in the foreground for `python -m sandbox`, or in a background
 thread on an ephemeral port for tests).
 
 wsgiref's server answers HTTP/1.0 and closes every connection, which would defeat the adapters'

@@ -25,7 +25,7 @@ class Credentials:
     getnet_client_id: str = "sandbox-client"
     getnet_client_secret: str = "sandbox-secret"
     getnet_seller_id: str = "sandbox-seller"
-    # The keys each provider signs its notifications with (providers/sandbox/notifications.py).
+    # The keys each provider signs its notifications with (sandbox/notifications.py).
     cielo_webhook_secret: str = "sandbox-cielo-webhook-secret"
     rede_webhook_secret: str = "sandbox-rede-webhook-secret"
     getnet_webhook_secret: str = "sandbox-getnet-webhook-secret"
@@ -40,8 +40,8 @@ class Credentials:
 
 @dataclass
 class NotificationSettings:
-    """How the providers notify (providers/sandbox/notifications.py) and how their disputes go
-    (providers/sandbox/disputes.py). Each field is read from `SANDBOX_<FIELD NAME>` and can be
+    """How the providers notify (sandbox/notifications.py) and how their disputes go
+    (sandbox/disputes.py). Each field is read from `SANDBOX_<FIELD NAME>` and can be
     changed at run time through `/_control/notifications`."""
 
     # Each provider's notifications are POSTed to `{webhook_url}/{provider}/`; empty: none are sent.

@@ -1,4 +1,4 @@
-"""`python -m providers.sandbox`: serve the provider sandboxes until interrupted.
+"""`python -m sandbox`: serve the provider sandboxes until interrupted.
 
 Options fall back to the environment: SANDBOX_ASYNC_DELAY_SECONDS, SANDBOX_TIMEOUT_DELAY_SECONDS,
 SANDBOX_SEED, SANDBOX_FAULTS (JSON by scope, as GET /_control/faults shows it), SANDBOX_WEBHOOK_URL
@@ -22,7 +22,7 @@ from .server import Sandbox
 
 def main(argv: list[str] | None = None) -> None:
     defaults = SandboxSettings.from_env()
-    parser = argparse.ArgumentParser(prog="python -m providers.sandbox", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m sandbox", description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8100)
     parser.add_argument("--state", default=":memory:", help="SQLite file for the sandbox's state, or :memory:")

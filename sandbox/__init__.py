@@ -2,7 +2,7 @@
 and benchmarks. A standalone WSGI application on the standard library only: it never imports
 Django, and its state is its own SQLite database, not the product's.
 
-    python -m providers.sandbox --host 127.0.0.1 --port 8100 --state var/sandbox.sqlite3
+    python -m sandbox --host 127.0.0.1 --port 8100 --state var/sandbox.sqlite3
 
 or, in-process, `Sandbox.start(port=0)` and `sandbox.stop()`.
 """
