@@ -24,6 +24,7 @@ from tests.outbox.conftest import Receiver, bus_exchange_name, outbox_settings  
 from tests.outbox.factories import WebhookEndpointFactory
 from tests.outbox.helpers import record
 from tests.payments.helpers import authorize, authorized_payment, capture, create_payment, post
+from tests.reconciliation.helpers import SettlementFaults, Traffic, reconcile
 from tests.webhooks.conftest import notifying_sandbox, provider_sandbox, recorder_server  # noqa: F401
 from tests.webhooks.helpers import deliver, recorded
 
@@ -192,6 +193,32 @@ def test_a_provider_notification_is_a_trace_of_its_own_linked_to_the_payments(
         assert span.attributes["payment.provider"] == "getnet"
         assert [link.context.trace_id for link in span.links] == [payment_trace]
     assert applied.attributes["payment.outcome"] == "applied"
+
+
+def test_a_reconciliation_run_is_a_trace_of_its_own_linked_to_its_cases_payments(
+    spans, api, settings, tmp_path, sandbox_providers
+):
+    settings.RECONCILIATION_REPORTS_DIR = str(tmp_path / "settlement_reports")
+    faults = SettlementFaults(sandbox_providers.url)
+    faults.clear()
+    pay = Traffic(api, "rede")
+    matched, missing = pay.captured(10_000), pay.captured(20_000)
+    captured = DomainEvent.objects.get(aggregate_id=missing["id"], type="payment.captured")
+    payment_trace = int(tracing.trace_id_of(captured.trace_context), 16)
+    today = DomainEvent.objects.get(aggregate_id=matched["id"], type="payment.captured").occurred_at.date()
+    faults.set("rede", today, missing=[missing["id"]])
+    spans.clear()
+    try:
+        reconcile("rede", today)
+    finally:
+        faults.clear()
+
+    run = _one(spans.get_finished_spans(), lambda s: s.name == "reconciliation run", "run span")
+    assert run.parent is None  # a trace of its own, not a child of any payment's
+    assert run.attributes["payment.provider"] == "rede"
+    assert run.attributes["reconciliation.status"] == "completed"
+    linked = [(link.context.trace_id, link.attributes["payment.id"]) for link in run.links]
+    assert linked == [(payment_trace, missing["id"])]  # only the payment with a case
 
 
 def test_events_recorded_outside_any_span_store_no_context(spans, merchant):
